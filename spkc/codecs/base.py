@@ -1,0 +1,93 @@
+"""The scene-codec interface every plugin implements.
+
+A scene is float32 luminance in [0, 1], shape (H, W). A codec turns a batch of scenes into one
+*payload set* per scene -- a ``dict[str, bytes]`` of named bitstreams (e.g. ``{"y": ..., "z": ...}``
+for a hyperprior model, ``{"img": ...}`` for an image codec) -- and back.
+
+Contract (the container and pipeline rely on it):
+
+* ``decode`` is a pure function of the payloads and the config: same bytes, same scenes, bit for
+  bit, on any device, thread count or batch size.
+* ``get_config()`` is JSON-serialisable and ``type(c).from_config(c.get_config())`` rebuilds an
+  equal codec (the config is stored in the file header, numcodecs-style).
+* Errors on bad payloads are :class:`spkc.SceneCorruptError`; a codec that cannot run here says
+  why in :meth:`SceneCodec.availability`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+Payloads = dict[str, bytes]
+
+
+@dataclass
+class EncodeContext:
+    """What an encoder may look at beside the scenes (never available to the decoder).
+
+    ``spikes_before[i]`` / ``spikes_after[i]``: (L, H, W) bool spike sub-sequences ending at /
+    starting after scene i's time (for SOAM/BiSOAM attention); ``None`` when the codec does not
+    ask for them (see :attr:`SceneCodec.wants_spike_context`).
+    """
+
+    spikes_before: Sequence[np.ndarray] | None = None
+    spikes_after: Sequence[np.ndarray] | None = None
+    device: str = "cpu"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class SceneCodec(ABC):
+    """Base class of scene codecs. Subclasses set ``name`` and ``version`` (bitstream version)."""
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    #: quality levels accepted (inclusive); higher is better quality and more bits.
+    qualities: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+    default_quality: ClassVar[int] = 3
+    #: length of spike sub-sequence the encoder wants before/after each scene (0 = none).
+    wants_spike_context: ClassVar[int] = 0
+
+    def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
+        self.quality = int(self.default_quality if quality is None else quality)
+        self.device = device
+        self.options = dict(options)
+
+    # -- config -----------------------------------------------------------------------------
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable config stored in the file header; round-trips via from_config."""
+        return {"quality": self.quality, **self.options}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], device: str = "cpu") -> SceneCodec:
+        cfg = dict(config)
+        return cls(quality=cfg.pop("quality", None), device=device, **cfg)
+
+    # -- availability -----------------------------------------------------------------------
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """(can run here, reason when it cannot)."""
+        return True, ""
+
+    # -- coding -----------------------------------------------------------------------------
+    @abstractmethod
+    def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
+        """Code scenes (N, H, W) float32 in [0, 1] -> N payload sets."""
+
+    @abstractmethod
+    def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
+        """Payload sets -> scenes (N, H, W) float32 in [0, 1]; ``shape`` is (H, W)."""
+
+    def identity(self) -> dict[str, str]:
+        """Extra identification stored in the header (e.g. weights SHA-256); checked on open."""
+        return {}
+
+    def check_identity(self, identity: Mapping[str, str], path: str | None = None) -> None:
+        """Raise a SpkcError if a file's recorded identity cannot be decoded by this install."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()!r})"
