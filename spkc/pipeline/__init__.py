@@ -1,0 +1,16 @@
+"""Streaming glue: compress, decompress and open .spkc files."""
+
+from spkc.pipeline.clip import Clip, ClipReport, DecodeStats, open
+from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE, CompressResult, compress
+from spkc.pipeline.decompress import decompress
+
+__all__ = [
+    "DEFAULT_FRAMES_PER_SCENE",
+    "Clip",
+    "ClipReport",
+    "CompressResult",
+    "DecodeStats",
+    "compress",
+    "decompress",
+    "open",
+]

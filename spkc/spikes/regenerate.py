@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from spkc.errors import InputError
+
 THETA = 65535 * 65536
 LUMA_MAX = 65535
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
@@ -45,13 +47,14 @@ class RegenParams:
 
     def __post_init__(self) -> None:
         if not 1 <= int(self.gain_q16) <= 65536:
-            raise ValueError(f"gain_q16 must be in 1..65536, got {self.gain_q16}")
+            raise InputError(f"gain_q16 must be in 1..65536, got {self.gain_q16}")
         if self.reset not in ("soft", "hard"):
-            raise ValueError(f"reset must be 'soft' or 'hard', got {self.reset!r}")
+            raise InputError(f"reset must be 'soft' or 'hard', got {self.reset!r}")
         if self.interpolation not in ("linear", "hold"):
-            raise ValueError(f"interpolation must be 'linear' or 'hold', got {self.interpolation!r}")
+            raise InputError(
+                f"interpolation must be 'linear' or 'hold', got {self.interpolation!r}")
         if not 0 <= int(self.seed) < 2**63:
-            raise ValueError(f"seed must be in [0, 2**63), got {self.seed}")
+            raise InputError(f"seed must be in [0, 2**63), got {self.seed}")
 
     @property
     def rate_scale(self) -> float:
@@ -65,7 +68,7 @@ class RegenParams:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RegenParams:
         if int(d.get("version", 1)) != 1:
-            raise ValueError(f"unsupported regeneration version {d.get('version')}")
+            raise InputError(f"unsupported regeneration version {d.get('version')}")
         return cls(gain_q16=int(d["gain_q16"]), reset=str(d.get("reset", "soft")),
                    interpolation=str(d.get("interpolation", "linear")),
                    seed=int(d.get("seed", 0)))

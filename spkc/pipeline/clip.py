@@ -1,0 +1,308 @@
+"""``spkc.open(path) -> Clip``: decoded scenes and regenerated spikes of a .spkc file."""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spkc.codecs import SceneCodec, codec_from_config
+from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
+from spkc.spikes.regenerate import (
+    RegenParams,
+    interpolated_luminance,
+    luminance_q16,
+    regenerate_segment,
+    regenerate_segment_torch,
+    scene_centres2,
+)
+
+
+@dataclass
+class DecodeStats:
+    """Counters of the work a Clip did (for random-access checks and benchmarks)."""
+
+    scenes_decoded: int = 0
+    decode_calls: int = 0
+    decoded_indices: list[int] = field(default_factory=list)
+
+
+@dataclass
+class ClipReport:
+    """Result of :meth:`Clip.verify`: container damage plus scenes the codec cannot decode."""
+
+    path: str
+    num_scenes: int
+    bad_scenes: dict[int, str]
+    container: Any
+
+    @property
+    def ok(self) -> bool:
+        return not self.bad_scenes and bool(getattr(self.container, "ok", True))
+
+
+class Clip:
+    """A .spkc file opened for decoding. Use :func:`spkc.open`.
+
+    Decoding is exact: the same file gives the same spikes for a full decode, random access,
+    any batch size, thread count or device.
+    """
+
+    def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
+                 cache_scenes: int = 8) -> None:
+        from spkc.container import SpkcReader
+
+        self.path = os.fspath(path)
+        self.device = device
+        self.batch_size = max(1, int(batch_size))
+        self._reader = SpkcReader(self.path)
+        try:
+            h = self._reader.header
+            self._codec: SceneCodec = _codec_for(h, self.path, device)
+            try:
+                self.regen = RegenParams.from_dict(dict(h.regen))
+            except (KeyError, ValueError, TypeError, SpkcError) as exc:
+                raise UnsupportedVersionError(f"bad regeneration parameters: {exc}",
+                                              self.path) from exc
+            n = self._reader.num_scenes
+            self._firsts = np.array([self._reader.scene_frames(k)[0] for k in range(n)], np.int64)
+            self._counts = np.array([self._reader.scene_frames(k)[1] for k in range(n)], np.int64)
+            self._centres2 = scene_centres2(self._firsts, self._counts)
+        except BaseException:
+            self._reader.close()
+            raise
+        self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        self._cache_size = max(3, int(cache_scenes))
+        self.stats = DecodeStats()
+
+    # -- description -----------------------------------------------------------------------
+    @property
+    def header(self):
+        """The file header (:class:`spkc.container.Header`)."""
+        return self._reader.header
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return self._reader.metadata
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """(T, H, W) of the decoded spike stream."""
+        h = self._reader.header
+        return (int(self._reader.num_frames), int(h.height), int(h.width))
+
+    @property
+    def num_scenes(self) -> int:
+        return int(self._reader.num_scenes)
+
+    @property
+    def complete(self) -> bool:
+        """False when the file was not closed by its writer (recovered by forward scan)."""
+        return bool(self._reader.complete)
+
+    @property
+    def file_bytes(self) -> int:
+        return int(self._reader.file_size)
+
+    @property
+    def bits_per_spike_pixel(self) -> float:
+        T, H, W = self.shape
+        return self.file_bytes * 8 / max(T * H * W, 1)
+
+    @property
+    def ratio(self) -> float:
+        """Compression ratio against 1 bit per spike-pixel raw."""
+        T, H, W = self.shape
+        return (T * H * W / 8) / max(self.file_bytes, 1)
+
+    def __repr__(self) -> str:
+        T, H, W = self.shape
+        return (f"<spkc.Clip {Path(self.path).name!r} {T}x{H}x{W} frames, {self.num_scenes} "
+                f"scenes, codec={self.header.codec}, {self.ratio:.0f}x>")
+
+    # -- scenes ----------------------------------------------------------------------------
+    def _decode_batch(self, part: list[int]) -> np.ndarray:
+        payloads = [self._reader.scene_payloads(k) for k in part]
+        try:
+            return self._codec.decode(payloads, self.shape[1:])
+        except Exception as exc:
+            if len(part) > 1:  # decode one by one to name the bad scene (results are identical)
+                return np.concatenate([self._decode_batch([k]) for k in part])
+            k = part[0]
+            if isinstance(exc, SpkcError):
+                raise SceneCorruptError(f"scene {k}: {exc.problem}", self.path, scene=k) from exc
+            # a plugin failing on damaged data must not leak an internal exception
+            raise SceneCorruptError(
+                f"scene {k}: codec {self._codec.name!r} failed: {type(exc).__name__}: {exc}",
+                self.path, scene=k) from exc
+
+    def _decode(self, ks: list[int]) -> None:
+        todo = [k for k in ks if k not in self._cache]
+        for i in range(0, len(todo), self.batch_size):
+            part = todo[i:i + self.batch_size]
+            scenes = self._decode_batch(part)
+            self.stats.decode_calls += 1
+            for k, s in zip(part, scenes, strict=True):
+                self._cache[k] = luminance_q16(s)
+                self.stats.scenes_decoded += 1
+                self.stats.decoded_indices.append(k)
+                while len(self._cache) > self._cache_size:
+                    self._cache.popitem(last=False)
+
+    def _luma(self, k: int) -> np.ndarray:
+        if k not in self._cache:
+            self._decode([k])
+        self._cache.move_to_end(k)
+        return self._cache[k]
+
+    def scene(self, k: int) -> np.ndarray:
+        """Decoded scene k: (H, W) float32 in [0, 1] (16-bit luminance / 65535)."""
+        self._check_scene(k)
+        return (self._luma(k) / 65535.0).astype(np.float32)
+
+    def scene_at(self, t: int) -> np.ndarray:
+        """Luminance (H, W) float32 in [0, 1] that drives the regenerator at frame t."""
+        T = self.shape[0]
+        if not 0 <= t < T:
+            raise InputError(f"frame {t} out of range 0..{T - 1}", self.path)
+        k = int(self._reader.scene_for_frame(int(t)))
+        self._decode(self._neighbours(k, np.array([t])))
+        return interpolated_luminance(int(t), k, self._luma, self._centres2,
+                                      self.regen.interpolation)
+
+    def _check_scene(self, k: int) -> None:
+        if not 0 <= k < self.num_scenes:
+            raise InputError(f"scene {k} out of range 0..{self.num_scenes - 1}", self.path)
+
+    def _neighbours(self, k: int, frames: np.ndarray) -> list[int]:
+        """Scenes the regenerator needs for ``frames`` of segment k (at most k-1, k, k+1)."""
+        if self.regen.interpolation == "hold":
+            return [k]
+        need = {k}
+        t2 = 2 * frames
+        if (t2 < self._centres2[k]).any() and k > 0:
+            need.add(k - 1)
+        if (t2 > self._centres2[k]).any() and k + 1 < self.num_scenes:
+            need.add(k + 1)
+        return sorted(need)
+
+    # -- spikes ----------------------------------------------------------------------------
+    def _segment(self, k: int) -> np.ndarray:
+        first, count = int(self._firsts[k]), int(self._counts[k])
+        frames = np.arange(first, first + count)
+        self._decode(self._neighbours(k, frames))
+        if self.device == "cpu":
+            return regenerate_segment(k, frames, self._luma, self._centres2, self.regen)
+        import torch
+
+        def luma_t(j: int):
+            return torch.as_tensor(self._luma(j), device=self.device)
+
+        return regenerate_segment_torch(k, frames, luma_t, self._centres2, self.regen,
+                                        device=self.device).cpu().numpy()
+
+    def spikes(self, start: int | None = None, stop: int | None = None) -> np.ndarray:
+        """Regenerated spikes of frames [start, stop): (stop-start, H, W) bool."""
+        T, H, W = self.shape
+        start = 0 if start is None else int(start)
+        stop = T if stop is None else int(stop)
+        if start < 0 or stop > T or start > stop:
+            raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
+        out = np.empty((stop - start, H, W), bool)
+        for first, block in self._iter_segments(start, stop):
+            out[first - start:first - start + len(block)] = block
+        return out
+
+    def _iter_segments(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
+        if start >= stop:
+            return
+        k0 = int(self._reader.scene_for_frame(start))
+        k1 = int(self._reader.scene_for_frame(stop - 1))
+        for k in range(k0, k1 + 1):
+            if k + 1 <= k1:  # batch the decode of upcoming scenes
+                self._decode([j for j in range(k, min(k1 + 2, k + self.batch_size + 1),)
+                              if j < self.num_scenes])
+            seg = self._segment(k)
+            first = int(self._firsts[k])
+            lo, hi = max(start, first), min(stop, first + len(seg))
+            yield lo, seg[lo - first:hi - first]
+
+    def iter_spikes(self, block: int | None = None, start: int = 0,
+                    stop: int | None = None) -> Iterator[np.ndarray]:
+        """Yield regenerated spikes in blocks of ``block`` frames (default: one scene)."""
+        T = self.shape[0]
+        stop = T if stop is None else int(stop)
+        if block is None:
+            for _, seg in self._iter_segments(int(start), stop):
+                yield seg
+            return
+        if block < 1:
+            raise InputError(f"block must be >= 1, got {block}", self.path)
+        buf: list[np.ndarray] = []
+        have = 0
+        for _, seg in self._iter_segments(int(start), stop):
+            buf.append(seg)
+            have += len(seg)
+            while have >= block:
+                cat = np.concatenate(buf)
+                yield cat[:block]
+                rest = cat[block:]
+                buf, have = ([rest] if len(rest) else []), len(rest)
+        if have:
+            yield np.concatenate(buf)
+
+    # -- integrity -------------------------------------------------------------------------
+    def verify(self, decode: bool = True) -> ClipReport:
+        """Check every chunk's checksum and (``decode=True``) that every scene decodes."""
+        report = self._reader.verify()
+        bad: dict[int, str] = {}
+        for item in getattr(report, "bad_scenes", []) or []:
+            k = getattr(item, "scene", item if isinstance(item, int) else None)
+            bad[int(k)] = str(getattr(item, "reason", item))
+        if decode:
+            for k in range(self.num_scenes):
+                if k in bad:
+                    continue
+                try:
+                    self._codec.decode([self._reader.scene_payloads(k)], self.shape[1:])
+                except SpkcError as exc:
+                    bad[k] = exc.problem
+                except Exception as exc:
+                    bad[k] = f"{type(exc).__name__}: {exc}"
+        return ClipReport(self.path, self.num_scenes, bad, report)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> Clip:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _codec_for(header, path: str, device: str) -> SceneCodec:
+    codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
+    if str(codec.version) != str(header.codec_version):
+        raise UnsupportedVersionError(
+            f"made with {header.codec} bitstream version {header.codec_version}; this install "
+            f"decodes version {codec.version}", path)
+    identity = {k: v for k, v in dict(header.codec_identity).items()
+                if not k.startswith("reconstructor_")}
+    codec.check_identity(identity, path)
+    return codec
+
+
+def open(path: str | os.PathLike, device: str = "cpu", batch_size: int = 4) -> Clip:  # noqa: A001
+    """Open a .spkc file: reads header and index only; scenes decode on demand."""
+    p = Path(path)
+    if not p.exists():
+        raise InputError("no such file", p)
+    if p.is_dir():
+        raise InputError("is a directory, not a .spkc file", p)
+    return Clip(p, device=device, batch_size=batch_size)
