@@ -1,0 +1,113 @@
+"""``spkc compress``, ``spkc decompress`` and ``spkc codecs``."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
+
+
+def _parse_options(pairs: tuple[str, ...]) -> dict:
+    from spkc.errors import InputError
+
+    out: dict = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise InputError(f"codec option {pair!r} is not KEY=VALUE")
+        key, value = pair.split("=", 1)
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+@click.command("compress")
+@click.argument("src", type=click.Path(dir_okay=True))
+@click.option("-o", "--output", "dst", required=True, type=click.Path(),
+              help="Output .spkc file (written only when complete).")
+@click.option("--codec", default="learned", show_default=True,
+              help="Scene codec (see `spkc codecs`).")
+@click.option("--quality", "-q", type=int, default=None,
+              help="Codec quality level (higher = more bits). Default: the codec's default.")
+@click.option("--frames-per-scene", "-S", type=int, default=DEFAULT_FRAMES_PER_SCENE,
+              show_default=True, help="Spike frames per coded scene.")
+@click.option("--reconstructor", default=None,
+              help="tfp, tfi or learned (default: learned for learned codecs, else tfp).")
+@click.option("--radius", "-R", type=int, default=None,
+              help="Reconstruction window radius in frames (window = 2R+1).")
+@click.option("--height", type=int, default=250, show_default=True, help="Rows of a .dat input.")
+@click.option("--width", type=int, default=400, show_default=True, help="Columns of a .dat input.")
+@click.option("--rate", "frame_rate", type=float, default=20000.0, show_default=True,
+              help="Capture rate in Hz (recorded in the header).")
+@click.option("--device", default="cpu", show_default=True, help="torch device for encoding.")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Scenes per batch.")
+@click.option("--interpolation", type=click.Choice(["linear", "hold"]), default="linear",
+              show_default=True, help="Luminance between scenes for regeneration.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the regenerator's start phases.")
+@click.option("--option", "-O", "options", multiple=True,
+              help="Codec option KEY=VALUE (JSON value), e.g. -O bit_depth=8.")
+@click.option("--meta", multiple=True, help="Metadata KEY=VALUE stored in the file.")
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radius, height,
+                 width, frame_rate, device, batch_size, interpolation, seed, options, meta,
+                 quiet):
+    """Compress a spike recording (.dat, .npy, .npz, .h5) into a .spkc file."""
+    from spkc.pipeline import compress
+
+    metadata = {}
+    for pair in meta:
+        key, _, value = pair.partition("=")
+        metadata[key] = value
+    res = compress(src, dst, codec=codec, quality=quality, frames_per_scene=frames_per_scene,
+                   reconstructor=reconstructor, radius=radius, height=height, width=width,
+                   frame_rate=frame_rate, device=device, batch_size=batch_size,
+                   metadata=metadata, seed=seed, interpolation=interpolation,
+                   codec_options=_parse_options(options), progress=not quiet)
+    click.echo(
+        f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
+        f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "
+        f"{res.bits_per_spike_pixel:.5f} bits/spike-pixel, {res.ratio:.1f}x, "
+        f"{res.num_frames / res.seconds:.0f} frames/s")
+
+
+@click.command("decompress")
+@click.argument("src", type=click.Path())
+@click.option("-o", "--output", "dst", type=click.Path(), default=None,
+              help="Spike output: .dat, .npy or .h5.")
+@click.option("--scenes", "scenes_dir", type=click.Path(file_okay=False), default=None,
+              help="Also write every decoded scene as a 16-bit PNG into this directory.")
+@click.option("--device", default="cpu", show_default=True)
+@click.option("--quiet", is_flag=True, help="No progress bar.")
+def decompress_cmd(src, dst, scenes_dir, device, quiet):
+    """Decode a .spkc file to spikes (and optionally scene PNGs)."""
+    from spkc.pipeline import decompress
+
+    info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet)
+    parts = []
+    if info["output"]:
+        parts.append(f"{info['frames']} frames -> {info['output']}")
+    if info["scenes_dir"]:
+        parts.append(f"{info['scenes']} scenes -> {info['scenes_dir']}/")
+    click.echo(f"{src}: " + ", ".join(parts))
+
+
+@click.command("codecs")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def codecs_cmd(as_json):
+    """List scene codecs and whether each can run here."""
+    from spkc.codecs import list_codecs
+
+    infos = list_codecs()
+    if as_json:
+        click.echo(json.dumps([i.__dict__ for i in infos], indent=2))
+        return
+    for i in infos:
+        state = "ok" if i.available else f"unavailable: {i.reason}"
+        click.echo(f"{i.name:10s} v{i.version or '?':4s} {state}")
+
+
+COMMANDS = [compress_cmd, decompress_cmd, codecs_cmd]
