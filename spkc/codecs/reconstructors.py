@@ -1,0 +1,237 @@
+"""Reconstructors: spike windows -> scenes proportional to firing rate.
+
+A reconstructor takes windows ``(N, 2R+1, H, W) bool`` centred on the scene time (frame ``R`` of
+each window is the scene frame) and returns ``(N, H, W) float32`` proportional to the firing rate
+(spikes/frame). The pipeline maps that to a scene in [0, 1] with a per-clip scale.
+
+* ``tfp``: texture from playback -- the window mean, spikes/frame.
+* ``tfi``: texture from interval -- 1 / (inter-spike interval around the centre frame).
+* ``learned``: the reconstruction network of :mod:`spkc.models.reconstruction`, with weights
+  shipped in ``spkc/weights/recon-<config>.safetensors``; output is the firing rate in
+  spikes/frame, clipped to [0, 1].
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from spkc.errors import InputError, MissingWeightsError, UnknownCodecError
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+
+
+def _check_windows(windows: np.ndarray, radius: int) -> np.ndarray:
+    w = np.asarray(windows)
+    if w.ndim == 3:
+        w = w[None]
+    if w.ndim != 4:
+        raise InputError(f"spike windows must be (N, 2R+1, H, W), got shape {w.shape}")
+    if w.shape[1] != 2 * radius + 1:
+        raise InputError(
+            f"spike windows have {w.shape[1]} frames; radius {radius} needs {2 * radius + 1}"
+        )
+    if w.dtype != np.bool_:
+        if not np.isin(w, (0, 1)).all():
+            raise InputError("spike windows must be bool (or 0/1)")
+        w = w.astype(bool)
+    return w
+
+
+class Reconstructor(ABC):
+    """Base class: ``reconstruct(windows (N, 2R+1, H, W) bool) -> (N, H, W) float32``."""
+
+    name: ClassVar[str]
+    default_radius: ClassVar[int] = 20
+
+    def __init__(self, radius: int | None = None, **options: Any) -> None:
+        r = self.default_radius if radius is None else int(radius)
+        if r < 0:
+            raise InputError(f"reconstructor radius must be >= 0, got {r}")
+        self.radius = r
+        self.options = dict(options)
+
+    @property
+    def window(self) -> int:
+        """Frames per window, 2R+1."""
+        return 2 * self.radius + 1
+
+    def get_config(self) -> dict[str, Any]:
+        """JSON-serialisable config; ``from_config`` rebuilds an equal reconstructor."""
+        return {"name": self.name, "radius": self.radius, **self.options}
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Reconstructor:
+        cfg = dict(config)
+        name = cfg.pop("name", cls.name)
+        if name != cls.name:
+            return get_reconstructor(name, **cfg)
+        return cls(**cfg)
+
+    def identity(self) -> dict[str, str]:
+        """Extra identification (e.g. weights SHA-256) for the file header."""
+        return {}
+
+    @abstractmethod
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        """(N, 2R+1, H, W) bool -> (N, H, W) float32, proportional to firing rate."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.get_config()!r})"
+
+
+class TfpReconstructor(Reconstructor):
+    """Window mean (texture from playback), in spikes/frame."""
+
+    name = "tfp"
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        w = _check_windows(windows, self.radius)
+        return w.mean(axis=1, dtype=np.float32)
+
+
+def tfi_from_windows(windows: np.ndarray, centre: int) -> np.ndarray:
+    """1 / ISI spanning frame ``centre`` of (N, T, H, W) bool windows, in spikes/frame.
+
+    The interval is from the last spike at or before ``centre`` to the first spike after it.
+    Where one side has no spike in the window, the interval is bounded by the window edge
+    (an upper bound on the rate, so it stays finite); pixels with no spike at all get
+    1 / T (at most one spike could hide outside the window's reach).
+    """
+    n, t, h, w = windows.shape
+    idx = np.arange(t, dtype=np.int32)[None, :, None, None]
+    before = np.where(windows[:, : centre + 1], idx[:, : centre + 1], -1).max(axis=1)
+    after = np.where(windows[:, centre + 1 :], idx[:, centre + 1 :], t + 10**6).min(axis=1)
+    has_b = before >= 0
+    has_a = after < t
+    # missing side: extend to the window edge (one frame beyond it)
+    b = np.where(has_b, before, -1)
+    a = np.where(has_a, after, t)
+    isi = (a - b).astype(np.float32)
+    rate = 1.0 / isi
+    none = ~has_b & ~has_a
+    rate[none] = 1.0 / t
+    return rate.astype(np.float32)
+
+
+class TfiReconstructor(Reconstructor):
+    """Inverse inter-spike interval at the centre frame (texture from interval), spikes/frame."""
+
+    name = "tfi"
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        w = _check_windows(windows, self.radius)
+        return tfi_from_windows(w, self.radius)
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class LearnedReconstructor(Reconstructor):
+    """The reconstruction network (:class:`spkc.models.reconstruction.ReconstructionNet`).
+
+    Options: ``config`` ("compact" default), ``weights`` (a path; default the shipped
+    ``spkc/weights/recon-<config>.safetensors``), ``device`` ("cpu", "cuda"), ``batch``
+    (windows per forward pass). Output: firing rate in spikes/frame, clipped to [0, 1].
+    The radius is fixed by the network config.
+    """
+
+    name = "learned"
+
+    def __init__(self, radius: int | None = None, config: str = "compact",
+                 weights: str | None = None, device: str = "cpu", batch: int = 4,
+                 sha256: str | None = None, **options: Any) -> None:
+        from spkc.models.reconstruction import RECON_CONFIGS
+
+        if config not in RECON_CONFIGS:
+            raise UnknownCodecError(
+                f"unknown reconstruction config {config!r}; known: {sorted(RECON_CONFIGS)}"
+            )
+        r = RECON_CONFIGS[config]["radius"]
+        if radius is not None and int(radius) != r:
+            raise InputError(f"learned reconstructor {config!r} has radius {r}, not {radius}")
+        super().__init__(radius=r, **options)
+        self.config = config
+        self.weights_path = Path(weights) if weights else WEIGHTS_DIR / f"recon-{config}.safetensors"
+        if not self.weights_path.is_file():
+            raise MissingWeightsError(
+                f"reconstruction weights for config {config!r} not found", self.weights_path
+            )
+        self.sha256 = sha256_file(self.weights_path)
+        if sha256 is not None and sha256 != self.sha256:
+            raise MissingWeightsError(
+                f"file needs reconstruction weights with SHA-256 {sha256}, this install has "
+                f"{self.sha256}", self.weights_path,
+            )
+        self.device = device
+        self.batch = max(1, int(batch))
+        self._net = None
+
+    def get_config(self) -> dict[str, Any]:
+        cfg = {"name": self.name, "radius": self.radius, "config": self.config,
+               "sha256": self.sha256, **self.options}
+        if self.weights_path != WEIGHTS_DIR / f"recon-{self.config}.safetensors":
+            cfg["weights"] = str(self.weights_path)
+        return cfg
+
+    def identity(self) -> dict[str, str]:
+        return {"recon_weights": self.weights_path.name, "recon_sha256": self.sha256}
+
+    @property
+    def net(self):
+        if self._net is None:
+            from spkc.models.reconstruction import load_reconstruction_net
+
+            self._net = load_reconstruction_net(self.weights_path, device=self.device)
+        return self._net
+
+    def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+        import torch
+
+        w = _check_windows(windows, self.radius)
+        net = self.net
+        out = np.empty((w.shape[0],) + w.shape[2:], dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, w.shape[0], self.batch):
+                x = torch.from_numpy(w[i : i + self.batch]).to(self.device, torch.float32)
+                y = net(x)["scene"][:, 0]
+                out[i : i + self.batch] = y.clamp(0, 1).float().cpu().numpy()
+        return out
+
+
+_RECONSTRUCTORS: dict[str, type[Reconstructor]] = {
+    c.name: c for c in (TfpReconstructor, TfiReconstructor, LearnedReconstructor)
+}
+
+
+def reconstructor_names() -> list[str]:
+    """Names of every reconstructor, sorted."""
+    return sorted(_RECONSTRUCTORS)
+
+
+def get_reconstructor(name: str, **config: Any) -> Reconstructor:
+    """An instance of reconstructor ``name`` built from ``config`` (e.g. ``radius=20``)."""
+    if name not in _RECONSTRUCTORS:
+        raise UnknownCodecError(
+            f"unknown reconstructor {name!r}; known: {', '.join(reconstructor_names())}"
+        )
+    return _RECONSTRUCTORS[name](**config)
+
+
+def reconstructor_from_config(config: Mapping[str, Any]) -> Reconstructor:
+    """Rebuild a reconstructor from ``get_config()`` output (needs its ``name``)."""
+    cfg = dict(config)
+    if "name" not in cfg:
+        raise InputError("reconstructor config has no 'name'")
+    return get_reconstructor(cfg.pop("name"), **cfg)
