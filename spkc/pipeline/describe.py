@@ -1,0 +1,70 @@
+"""A summary of a .spkc file for `spkc info` (plain dict, JSON-ready)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+
+def describe_spkc(path: str | os.PathLike) -> dict[str, Any]:
+    """Codec, parameters, scenes, sizes, bits per spike-pixel and ratio of a .spkc file.
+
+    Reads the header and index only (no scene is decoded).
+    """
+    from spkc.container import SpkcReader
+
+    with SpkcReader(path) as r:
+        h = r.header
+        T = int(r.num_frames)
+        H, W = int(h.height), int(h.width)
+        pixels = max(T * H * W, 1)
+        payload = int(r.payload_bytes())
+        size = int(r.file_size)
+        return {
+            "path": os.fspath(path),
+            "format": "spkc",
+            "complete": bool(r.complete),
+            "frames": T,
+            "height": H,
+            "width": W,
+            "frame_rate_hz": float(h.frame_rate),
+            "duration_s": T / h.frame_rate if h.frame_rate else None,
+            "scenes": int(r.num_scenes),
+            "frames_per_scene": int(h.frames_per_scene),
+            "codec": h.codec,
+            "codec_version": h.codec_version,
+            "codec_config": dict(h.codec_config),
+            "codec_identity": dict(h.codec_identity),
+            "reconstructor": h.reconstructor,
+            "reconstructor_config": dict(h.reconstructor_config),
+            "regen": dict(h.regen),
+            "file_bytes": size,
+            "payload_bytes": payload,
+            "container_overhead": (size - payload) / size if size else 0.0,
+            "bits_per_spike_pixel": size * 8 / pixels,
+            "bpp_per_scene": payload * 8 / max(int(r.num_scenes) * H * W, 1),
+            "ratio": (pixels / 8) / size if size else 0.0,
+            "metadata": dict(r.metadata),
+        }
+
+
+def format_spkc_info(d: dict[str, Any]) -> str:
+    """Human-readable lines for :func:`describe_spkc`'s dict."""
+    lines = [
+        f"{d['path']}: .spkc, {d['frames']} frames of {d['height']}x{d['width']}"
+        + (f" ({d['duration_s']:.4f} s at {d['frame_rate_hz']:g} Hz)" if d["duration_s"] else "")
+        + ("" if d["complete"] else "  [INCOMPLETE: writer did not finish; run spkc repair]"),
+        f"  codec          {d['codec']} v{d['codec_version']} {d['codec_config']}",
+        f"  reconstructor  {d['reconstructor']} {d['reconstructor_config']}",
+        f"  scenes         {d['scenes']} x {d['frames_per_scene']} frames",
+        f"  regeneration   {d['regen']}",
+        f"  size           {d['file_bytes']} bytes ({d['payload_bytes']} payload, "
+        f"{100 * d['container_overhead']:.2f}% container)",
+        f"  rate           {d['bits_per_spike_pixel']:.5f} bits/spike-pixel, "
+        f"{d['bpp_per_scene']:.3f} bpp per scene, ratio {d['ratio']:.1f}x vs 1 bit/pixel",
+    ]
+    if d["codec_identity"]:
+        lines.append(f"  identity       {d['codec_identity']}")
+    for k, v in d["metadata"].items():
+        lines.append(f"  meta {k}: {v}")
+    return "\n".join(lines)
