@@ -86,14 +86,15 @@ def padded_size(n: int, multiple: int) -> int:
     return -(-n // multiple) * multiple
 
 
-def pad_plane(plane: np.ndarray, multiple: int) -> np.ndarray:
-    """(H, W) plane -> (H', W') with H', W' multiples of ``multiple``, edges replicated.
+def pad_plane(plane: np.ndarray, multiple: int, minimum: int = 0) -> np.ndarray:
+    """(H, W) plane -> (H', W'): multiples of ``multiple``, at least ``minimum``, edges replicated.
 
     Replicating the border (rather than zero fill) keeps the padded blocks smooth, so the
     padding costs few bits and does not ring into the visible area.
     """
     h, w = plane.shape
-    ph, pw = padded_size(h, multiple) - h, padded_size(w, multiple) - w
+    ph = padded_size(max(h, minimum), multiple) - h
+    pw = padded_size(max(w, minimum), multiple) - w
     if ph == 0 and pw == 0:
         return np.ascontiguousarray(plane)
     return np.pad(plane, ((0, ph), (0, pw)), mode="edge")

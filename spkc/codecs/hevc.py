@@ -4,7 +4,8 @@ Each scene is its own one-frame HEVC stream (Annex B: VPS, SPS, PPS, one IDR sli
 payload decodes alone: random access touches only the scenes it needs. Payload
 ``{"img": CRC-32C (4 bytes LE) + stream}``: FFmpeg conceals truncated slices silently, the
 checksum makes damage an error. Gray 4:0:0 at 8 bits (``gray``) or 10 bits (``gray10le``);
-scenes are edge-padded to a multiple of 8 and cropped on decode.
+scenes are edge-padded to a multiple of 8 (and at least 16, x265's minimum) and
+cropped on decode.
 
 Quality -> constant QP (lower QP = finer quantisation = more bits; the same QP gives about the
 same PSNR at 8 and 10 bits because HEVC scales its step size with the bit depth):
@@ -53,6 +54,7 @@ _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "s
             "slower", "veryslow", "placebo")
 _TUNES = ("psnr", "ssim", "grain", "fastdecode", "zerolatency", "none")
 _BLOCK = 8
+_MIN_SIZE = 16  # libx265 refuses pictures smaller than 16 px in either dimension
 
 
 def _av() -> Any:
@@ -119,7 +121,7 @@ class HevcCodec(SceneCodec):
         return ":".join(params)
 
     def _encode_one(self, av: Any, plane: np.ndarray) -> bytes:
-        plane = pad_plane(plane, _BLOCK)
+        plane = pad_plane(plane, _BLOCK, _MIN_SIZE)
         h, w = plane.shape
         fmt = _PIX_FMT[self.bit_depth]
         ctx = av.CodecContext.create("libx265", "w")
@@ -131,7 +133,11 @@ class HevcCodec(SceneCodec):
         ctx.options = opts
         frame = av.VideoFrame.from_ndarray(plane, format=fmt)
         frame.pts = 0
-        packets = list(ctx.encode(frame)) + list(ctx.encode(None))
+        try:
+            packets = list(ctx.encode(frame)) + list(ctx.encode(None))
+        except Exception as exc:  # av.error.* from avcodec_open2 / send_frame
+            raise CodecUnavailableError(f"hevc: libx265 failed to encode a {h}x{w} "
+                                        f"picture: {exc}") from exc
         data = b"".join(bytes(p) for p in packets)
         if not data:
             raise CodecUnavailableError("hevc: libx265 produced no bitstream")
