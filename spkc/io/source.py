@@ -21,7 +21,14 @@ from spkc.errors import InputError, OutputError
 from spkc.io import dat as _dat
 from spkc.io import hdf5 as _h5
 from spkc.io import npy as _npy
-from spkc.io._common import PathLike, SpikeWriter, as_spikes, check_block, check_range
+from spkc.io._common import (
+    PathLike,
+    SpikeWriter,
+    as_spikes,
+    check_block,
+    check_input_file,
+    check_range,
+)
 
 READ_EXTENSIONS = (".dat", ".npy", ".npz", ".h5", ".hdf5")
 WRITE_EXTENSIONS = (".dat", ".npy", ".h5", ".hdf5")
@@ -137,6 +144,7 @@ def open_spikes(path: PathLike, height: int = _dat.DEFAULT_HEIGHT,
 
     ``height``/``width`` are used only for .dat (other formats store their shape).
     """
+    check_input_file(path)  # missing / directory / empty first: clearer than "unknown extension"
     ext = _ext(path)
     if ext == ".dat":
         return DatSource(path, height, width)
