@@ -1,0 +1,363 @@
+"""Evaluation of scene codecs on spike clips: every clip x codec x quality, one row each.
+
+A row (see :data:`ROW_FIELDS`) holds
+
+* rate: total bits per spike-pixel (whole file), bits per pixel per scene (payload bits /
+  (H*W), mean and per scene), compression ratio against 1 bit per spike-pixel;
+* scene quality: PSNR/SSIM of the decoded scene against the ground truth at ``gt_frame`` when
+  one is given (``Clip.scene_at(gt_frame)``, optional affine fit), otherwise against the
+  *reference scenes* -- the scenes the pipeline coded, i.e. the same reconstructor on the raw
+  spikes with the same per-clip scale, before coding. ``scene_psnr`` pools the squared error of
+  all scenes (one PSNR over the (K, H, W) stack); ``scene_ssim`` is the mean per-scene SSIM;
+* spike fidelity: ISI-PSNR and firing-rate PSNR of the regenerated against the source spikes;
+* downstream fidelity (SpikeCodec paper, section 5.6): scenes reconstructed with the same
+  reconstructor and layout from the regenerated spikes and from the raw spikes, PSNR between
+  the two (pooled over scenes, both mapped to [0, 1] with the clip's scale);
+* encode seconds (``spkc.compress``) and decode seconds (open + regenerate every frame).
+
+Codecs that cannot run here, or qualities a codec does not have, are reported in ``skipped``
+with the reason; they are never dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from spkc.errors import InputError, SpkcError, UnknownCodecError
+
+#: every field of a result row, in CSV column order
+ROW_FIELDS: tuple[str, ...] = (
+    "clip", "codec", "quality", "reconstructor", "frames_per_scene", "radius",
+    "num_frames", "height", "width", "num_scenes",
+    "file_bytes", "payload_bytes", "bits_per_spike_pixel", "bpp_per_scene", "ratio",
+    "scene_target", "affine", "scene_psnr", "scene_ssim", "scene_psnr_uncoded",
+    "isi_psnr", "firing_rate_psnr", "rate_window", "downstream_psnr",
+    "encode_seconds", "decode_seconds",
+)
+#: fields that are lists (JSON only; not in the CSV)
+LIST_FIELDS: tuple[str, ...] = ("bpp_scenes",)
+
+
+@dataclass
+class EvalReport:
+    """Everything ``spkc eval`` produced: result rows, skipped runs, BD table, settings."""
+
+    rows: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    bd: list[dict[str, Any]] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+
+
+# -- planning ----------------------------------------------------------------------------------
+def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
+              ) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
+    """(runs, skipped): the (codec, quality) pairs that can run here, and those that cannot.
+
+    ``codecs`` None means every registered codec; ``qualities`` None means each codec's own
+    ``qualities``. A name that is not registered at all raises UnknownCodecError (a typo is a
+    user error); a registered codec that cannot run here is skipped with its reason.
+    """
+    from spkc.codecs import codec_names, get_codec_class
+    from spkc.errors import CodecUnavailableError
+
+    names = list(codecs) if codecs else codec_names()
+    known = set(codec_names())
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise UnknownCodecError(f"unknown codec(s) {', '.join(unknown)}; known codecs: "
+                                f"{', '.join(sorted(known))}")
+    runs: list[tuple[str, int]] = []
+    skipped: list[dict[str, Any]] = []
+    for name in dict.fromkeys(names):
+        try:
+            cls = get_codec_class(name)
+            ok, reason = cls.availability()
+        except CodecUnavailableError as exc:
+            ok, reason, cls = False, exc.problem, None
+        if not ok:
+            skipped.append({"codec": name, "quality": None, "reason": reason or "unavailable"})
+            continue
+        own = tuple(int(q) for q in cls.qualities)
+        wanted = own if qualities is None else tuple(int(q) for q in qualities)
+        for q in wanted:
+            if q in own:
+                runs.append((name, q))
+            else:
+                skipped.append({"codec": name, "quality": q,
+                                "reason": f"no quality {q}; {name} has {list(own)}"})
+    return runs, skipped
+
+
+# -- inputs ------------------------------------------------------------------------------------
+def load_ground_truth(gt: str | os.PathLike | None, clip: str | os.PathLike
+                      ) -> np.ndarray | None:
+    """Ground-truth scene for ``clip``: (H, W) float32 in [0, 1], or None.
+
+    ``gt`` is a PNG (8- or 16-bit gray; colour is converted to luma) or a directory holding
+    ``<clip stem>.png``; a directory without that file gives None (no ground truth).
+    """
+    if gt is None:
+        return None
+    p = Path(gt)
+    if p.is_dir():
+        p = p / f"{Path(clip).stem}.png"
+        if not p.is_file():
+            return None
+    elif not p.is_file():
+        raise InputError("ground truth not found", p)
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(p) as im:
+            if im.mode in ("I;16", "I;16B", "I;16L", "I"):
+                arr = np.asarray(im, dtype=np.float64) / 65535.0
+            else:
+                arr = np.asarray(im.convert("L"), dtype=np.float64) / 255.0
+    except (OSError, UnidentifiedImageError, ValueError) as exc:
+        raise InputError(f"cannot read ground-truth image: {exc}", p) from exc
+    return np.clip(arr, 0.0, 1.0).astype(np.float32)
+
+
+def _clean_recon_config(cfg: dict[str, Any]) -> dict[str, Any]:
+    out = dict(cfg)
+    out.pop("rate_gain", None)
+    return out
+
+
+def reconstruct_scenes(source, recon, frames_per_scene: int, batch_size: int = 4) -> np.ndarray:
+    """Reconstructor output for every scene of ``source`` (a SpikeSource): (K, H, W) float32.
+
+    Same layout and reflect padding as :func:`spkc.compress`, so scene k here is the scene the
+    pipeline coded (before its per-clip scale).
+    """
+    from spkc.pipeline.layout import SceneLayout, iter_scene_batches
+
+    layout = SceneLayout(source.shape[0], frames_per_scene)
+    parts = [recon.reconstruct(b.windows)
+             for b in iter_scene_batches(source, layout, recon.radius, 0, batch_size)]
+    return np.concatenate(parts).astype(np.float32)
+
+
+class _MemorySource:
+    """A SpikeSource over an in-memory (T, H, W) bool array (regenerated spikes)."""
+
+    def __init__(self, spikes: np.ndarray) -> None:
+        self._s = spikes
+        self.shape = spikes.shape
+
+    def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
+        return self._s[start:stop]
+
+
+def _scale(rates: np.ndarray, gain: float, full_scale: float) -> np.ndarray:
+    """Reconstructor units -> scene luminance in [0, 1], as the pipeline maps them."""
+    return np.clip(rates * (gain / full_scale), 0.0, 1.0).astype(np.float32)
+
+
+def _finite_or_none(x: float | None) -> float | None:
+    if x is None:
+        return None
+    x = float(x)
+    return None if np.isnan(x) else x
+
+
+# -- one run -----------------------------------------------------------------------------------
+def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
+                 gt: np.ndarray | None = None, gt_frame: int = 151,
+                 frames_per_scene: int = 32, reconstructor: str | None = None,
+                 radius: int | None = None, affine: bool | None = None,
+                 rate_window: int | None = None, height: int = 250, width: int = 400,
+                 device: str = "cpu", workdir: str | os.PathLike | None = None,
+                 keep: str | os.PathLike | None = None,
+                 raw_spikes: np.ndarray | None = None) -> dict[str, Any]:
+    """Compress ``src`` with ``codec`` at ``quality``, decode it and measure one result row.
+
+    ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
+    the reference scenes). ``affine`` None means "fit when comparing with a ground truth".
+    ``rate_window``: frames of the firing-rate map (None: ``frames_per_scene``).
+    ``raw_spikes``: the source (T, H, W) bool if already loaded. ``keep``: path to keep the
+    .spkc file at (default: a temporary file, deleted).
+    """
+    from spkc.codecs.reconstructors import reconstructor_from_config
+    from spkc.io import open_spikes, read_spikes
+    from spkc.metrics import firing_rate_psnr, isi_psnr, psnr, ssim
+    from spkc.pipeline import compress
+    from spkc.pipeline import open as open_clip
+    from spkc.spikes.regenerate import interpolated_luminance, luminance_q16
+
+    src = Path(src)
+    tmp = tempfile.mkdtemp(prefix="spkc-eval-", dir=workdir)
+    try:
+        dst = Path(keep) if keep is not None else Path(tmp) / f"{src.stem}.{codec}.q{quality}.spkc"
+        res = compress(src, dst, codec=codec, quality=quality, frames_per_scene=frames_per_scene,
+                       reconstructor=reconstructor, radius=radius, height=height, width=width,
+                       device=device)
+        t0 = time.perf_counter()
+        with open_clip(dst, device=device) as clip:
+            dec = clip.spikes()
+            decode_seconds = time.perf_counter() - t0
+            T, H, W = clip.shape
+            K = clip.num_scenes
+            header = clip.header
+            dec_scenes = np.stack([clip.scene(k) for k in range(K)])
+            scene_bytes = _scene_payload_bytes(clip, K)
+            gt_test = clip.scene_at(int(gt_frame)) if gt is not None else None
+            centres2 = getattr(clip, "_centres2", None)
+            interp = clip.regen.interpolation
+            full_scale = clip.regen.rate_scale
+        rcfg = dict(header.reconstructor_config)
+        gain = float(rcfg.get("rate_gain", 1.0))
+        recon = reconstructor_from_config({"name": header.reconstructor,
+                                           **_clean_recon_config(rcfg)})
+        with open_spikes(src, height=height, width=width) as source:
+            ref_rates = reconstruct_scenes(source, recon, frames_per_scene)
+        raw = raw_spikes if raw_spikes is not None else read_spikes(src, height, width)
+        ref_scenes = _scale(ref_rates, gain, full_scale)
+        dn_scenes = _scale(reconstruct_scenes(_MemorySource(dec), recon, frames_per_scene),
+                           gain, full_scale)
+
+        use_affine = (gt is not None) if affine is None else bool(affine)
+        psnr_uncoded: float | None = None
+        if gt is not None:
+            if gt.shape != (H, W):
+                raise InputError(f"ground truth is {gt.shape[1]}x{gt.shape[0]}, clip is "
+                                 f"{W}x{H}", src)
+            if not 0 <= gt_frame < T:
+                raise InputError(f"--gt-frame {gt_frame} outside the clip's {T} frames", src)
+            target = "gt"
+            test = gt_test
+            scene_psnr = psnr(test, gt, peak=1.0, affine_fit=use_affine)
+            scene_ssim = ssim(_affine(test, gt) if use_affine else test, gt)
+            # the same frame from the uncoded scenes: what the codec could reach at best
+            k = int(gt_frame) // frames_per_scene
+            ref_q = {j: luminance_q16(ref_scenes[j]) for j in range(K)}
+            if centres2 is not None:
+                unc = interpolated_luminance(int(gt_frame), k, ref_q.__getitem__, centres2, interp)
+            else:
+                unc = ref_scenes[k]
+            psnr_uncoded = psnr(np.asarray(unc, np.float32), gt, peak=1.0, affine_fit=use_affine)
+        else:
+            target = "reference"
+            scene_psnr = psnr(dec_scenes, ref_scenes, peak=1.0,
+                              affine_fit=use_affine)
+            scene_ssim = float(np.mean([
+                ssim(_affine(d, r) if use_affine else d, r)
+                for d, r in zip(dec_scenes, ref_scenes, strict=True)]))
+        window = int(rate_window or frames_per_scene)
+        row: dict[str, Any] = {
+            "clip": src.name, "codec": codec, "quality": int(quality),
+            "reconstructor": header.reconstructor, "frames_per_scene": int(frames_per_scene),
+            "radius": int(recon.radius), "num_frames": int(T), "height": int(H),
+            "width": int(W), "num_scenes": int(K),
+            "file_bytes": int(res.file_bytes), "payload_bytes": int(res.payload_bytes),
+            "bits_per_spike_pixel": float(res.bits_per_spike_pixel),
+            "bpp_per_scene": float(np.mean(scene_bytes) * 8 / (H * W)),
+            "ratio": float(res.ratio),
+            "scene_target": target, "affine": use_affine,
+            "scene_psnr": _finite_or_none(scene_psnr),
+            "scene_ssim": _finite_or_none(scene_ssim),
+            "scene_psnr_uncoded": _finite_or_none(psnr_uncoded),
+            "isi_psnr": _finite_or_none(isi_psnr(dec, raw)),
+            "firing_rate_psnr": _finite_or_none(firing_rate_psnr(dec, raw, window=window)),
+            "rate_window": window,
+            "downstream_psnr": _finite_or_none(psnr(dn_scenes, ref_scenes, peak=1.0)),
+            "encode_seconds": float(res.seconds), "decode_seconds": float(decode_seconds),
+            "bpp_scenes": [float(b * 8 / (H * W)) for b in scene_bytes],
+        }
+        return row
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _affine(test: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``a*test + b`` with (a, b) the least-squares fit of test to ref (scale-free comparison)."""
+    x = np.asarray(test, np.float64).ravel()
+    y = np.asarray(ref, np.float64).ravel()
+    A = np.stack([x, np.ones_like(x)], axis=1)
+    (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
+    return (a * np.asarray(test, np.float64) + b).astype(np.float32)
+
+
+def _scene_payload_bytes(clip, num_scenes: int) -> list[int]:
+    """Payload bytes of every scene (all named bitstreams together), from the container."""
+    reader = clip._reader  # the Clip's own open reader: no second file handle
+    return [sum(len(v) for v in reader.scene_payloads(k).values()) for k in range(num_scenes)]
+
+
+# -- many runs ---------------------------------------------------------------------------------
+def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = None,
+             qualities: Sequence[int] | None = None, *, gt: str | os.PathLike | None = None,
+             gt_frame: int = 151, frames_per_scene: int = 32, reconstructor: str | None = None,
+             radius: int | None = None, affine: bool | None = None, anchor: str | None = "jxl",
+             rate_window: int | None = None, height: int = 250, width: int = 400,
+             device: str = "cpu", progress: bool = False,
+             on_row: Callable[[dict[str, Any]], None] | None = None) -> EvalReport:
+    """Evaluate every clip x codec x quality; returns rows, skipped runs and the BD table.
+
+    ``gt``: a PNG (only with a single clip) or a directory of ``<clip stem>.png``.
+    """
+    from spkc.eval.report import bd_table
+
+    clips = [Path(c) for c in clips]
+    if not clips:
+        raise InputError("no clips to evaluate")
+    for c in clips:
+        if not c.is_file():
+            raise InputError("no such clip", c)
+    if gt is not None and Path(gt).is_file() and len(clips) > 1:
+        raise InputError("one ground-truth PNG for several clips; pass a directory holding "
+                         "<clip>.png instead", gt)
+    runs, skipped = plan_runs(codecs, qualities)
+    report = EvalReport(skipped=skipped, config={
+        "clips": [str(c) for c in clips], "codecs": list(codecs) if codecs else None,
+        "qualities": list(qualities) if qualities else None,
+        "gt": None if gt is None else str(gt), "gt_frame": int(gt_frame),
+        "frames_per_scene": int(frames_per_scene), "reconstructor": reconstructor,
+        "radius": radius, "affine": affine, "anchor": anchor, "rate_window": rate_window,
+        "height": height, "width": width, "device": device,
+    })
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(clips) * len(runs), unit="run", desc="eval", dynamic_ncols=True)
+    try:
+        from spkc.io import read_spikes
+
+        for c in clips:
+            g = load_ground_truth(gt, c)
+            raw = read_spikes(c, height, width)
+            for codec, q in runs:
+                if bar is not None:
+                    bar.set_postfix_str(f"{c.name} {codec} q{q}", refresh=True)
+                try:
+                    row = evaluate_run(c, codec, q, gt=g, gt_frame=gt_frame,
+                                       frames_per_scene=frames_per_scene,
+                                       reconstructor=reconstructor, radius=radius,
+                                       affine=affine, rate_window=rate_window, height=height,
+                                       width=width, device=device, raw_spikes=raw)
+                except SpkcError as exc:
+                    # e.g. missing learned weights: reported, never dropped silently
+                    report.skipped.append({"codec": codec, "quality": q, "clip": c.name,
+                                           "reason": exc.problem})
+                else:
+                    report.rows.append(row)
+                    if on_row is not None:
+                        on_row(row)
+                if bar is not None:
+                    bar.update(1)
+    finally:
+        if bar is not None:
+            bar.close()
+    if anchor:
+        report.bd = bd_table(report.rows, anchor)
+    return report
