@@ -1,0 +1,247 @@
+"""The ``learned`` (default, BiSOAM attention) and ``baseline`` (no attention) scene codecs.
+
+Both wrap :class:`spkc.models.codec.SceneCompressionModel`. Weights ship in ``spkc/weights`` as
+``learned-{variant}-{config}-q{quality}-v{n}.safetensors`` (variant ``bisoam`` or ``baseline``)
+and are listed with their SHA-256 in ``spkc/weights/learned-manifest.json``; the header of every
+file records ``identity() == {"weights": name, "sha256": ...}`` and :meth:`check_identity`
+raises :class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
+
+Options (stored in the file header): ``config`` ("compact" default, "paper" has no shipped
+weights), ``weights`` (path of a custom weights file, e.g. from training; default: the shipped
+one). Runtime-only: ``batch_size`` (scenes per network call, default 4). ``encode`` runs on
+``device``; ``decode`` is bit-exact on any device.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
+from spkc.errors import (
+    CodecUnavailableError,
+    InputError,
+    MissingWeightsError,
+    SceneCorruptError,
+)
+from spkc.models.codec import SceneCompressionModel
+
+WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
+MANIFEST = "learned-manifest.json"
+WEIGHTS_VERSION = 1
+
+_MODELS: dict[tuple[str, str, str], SceneCompressionModel] = {}
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def load_manifest(directory: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
+    """{weights file name: {"sha256", "config", "attention", "quality", ...}}; {} if absent."""
+    p = directory / MANIFEST
+    if not p.is_file():
+        return {}
+    try:
+        return json.loads(p.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise MissingWeightsError(f"weights manifest is unreadable: {exc}", p) from exc
+
+
+def write_manifest(directory: Path = WEIGHTS_DIR, extra: Mapping[str, Mapping] | None = None
+                   ) -> dict[str, dict[str, Any]]:
+    """(Re)write the manifest from the learned-*.safetensors files present in ``directory``."""
+    from safetensors import safe_open
+
+    man: dict[str, dict[str, Any]] = {}
+    for f in sorted(directory.glob("learned-*.safetensors")):
+        with safe_open(str(f), framework="pt") as st:
+            meta = st.metadata() or {}
+        parts = f.stem.split("-")  # learned, variant, config, qN, vN
+        man[f.name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size,
+                       "variant": parts[1], "config": parts[2], "quality": int(parts[3][1:]),
+                       "attention": meta.get("attention"), **dict((extra or {}).get(f.name, {}))}
+    (directory / MANIFEST).write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
+    return man
+
+
+class LearnedCodec(SceneCodec):
+    """Learned scene codec with BiSOAM feature attention (the default codec)."""
+
+    name: ClassVar[str] = "learned"
+    version: ClassVar[str] = "1"
+    qualities: ClassVar[tuple[int, ...]] = (1, 2, 3, 4)
+    default_quality: ClassVar[int] = 3
+    wants_spike_context: ClassVar[int] = 8
+    attention: ClassVar[str | None] = "bisoam"
+    variant: ClassVar[str] = "bisoam"
+
+    def __init__(self, quality: int | None = None, device: str = "cpu",
+                 config: str = "compact", weights: str | None = None,
+                 batch_size: int = 4, **options: Any) -> None:
+        opts: dict[str, Any] = {"config": config, **options}
+        if weights is not None:
+            opts["weights"] = str(weights)
+        super().__init__(quality=quality, device=device, **opts)
+        if self.quality not in self.qualities:
+            raise InputError(f"codec {self.name!r} has no quality {self.quality}; choose "
+                             f"from {list(self.qualities)}")
+        self.batch_size = max(1, int(batch_size))
+
+    # -- weights ----------------------------------------------------------------------------
+    @property
+    def weights_name(self) -> str:
+        if "weights" in self.options:
+            return Path(self.options["weights"]).name
+        return (f"learned-{self.variant}-{self.options['config']}-q{self.quality}"
+                f"-v{WEIGHTS_VERSION}.safetensors")
+
+    def _weights_path(self) -> Path:
+        return Path(self.options["weights"]) if "weights" in self.options \
+            else WEIGHTS_DIR / self.weights_name
+
+    def _expected_sha(self) -> str | None:
+        if "weights" in self.options:
+            p = self._weights_path()
+            return sha256_file(p) if p.is_file() else None
+        entry = load_manifest().get(self.weights_name)
+        return entry["sha256"] if entry else None
+
+    def identity(self) -> dict[str, str]:
+        sha = self._expected_sha()
+        if sha is None:
+            raise MissingWeightsError(f"learned weights {self.weights_name} are not installed",
+                                      self._weights_path())
+        return {"weights": self.weights_name, "sha256": sha}
+
+    def check_identity(self, identity: Mapping[str, str], path: str | None = None) -> None:
+        want_name = identity.get("weights", self.weights_name)
+        want_sha = identity.get("sha256")
+        have = self._expected_sha() if want_name == self.weights_name else None
+        if have is None:
+            raise MissingWeightsError(
+                f"made with learned weights {want_name} (sha256 {want_sha}), which this "
+                f"installation does not have", path)
+        if want_sha is not None and want_sha != have:
+            raise MissingWeightsError(
+                f"made with learned weights {want_name} sha256 {want_sha}; this installation "
+                f"has a different version (sha256 {have})", path)
+
+    def model(self) -> SceneCompressionModel:
+        """The loaded model (cached per process), after verifying the weights' SHA-256."""
+        path = self._weights_path()
+        key = (self.name, str(path), str(self.options["config"]))
+        if key not in _MODELS:
+            if not path.is_file():
+                raise MissingWeightsError(
+                    f"learned weights {self.weights_name} are not installed", path)
+            want = self._expected_sha()
+            have = sha256_file(path)
+            if want is None or want != have:
+                raise MissingWeightsError(
+                    f"weights file {path.name} is damaged or unknown: sha256 {have} does not "
+                    f"match the manifest ({want})", path)
+            m = SceneCompressionModel(self.options["config"], self.attention)
+            m.load_weights(path)
+            _MODELS[key] = m.eval()
+        return _MODELS[key]
+
+    def _device(self) -> torch.device:
+        dev = torch.device(self.device)
+        if dev.type == "cuda" and not torch.cuda.is_available():
+            raise CodecUnavailableError(f"codec {self.name!r}: device {self.device} is not "
+                                        "available (no CUDA)")
+        return dev
+
+    # -- coding -----------------------------------------------------------------------------
+    def _context(self, context: EncodeContext | None, n: int, i: int, scenes: np.ndarray):
+        if self.attention is None:
+            return None, None
+        if context is None or context.spikes_before is None:
+            raise InputError(f"codec {self.name!r} needs spike context (spikes_before"
+                             f"{'/after' if self.attention == 'bisoam' else ''}); "
+                             "use --codec baseline for scenes without spikes")
+        sb = np.asarray(context.spikes_before[i])
+        sa = (np.asarray(context.spikes_after[i])
+              if self.attention == "bisoam" and context.spikes_after is not None
+              else np.zeros((0, *scenes.shape[1:]), bool))
+        for nm, s in (("spikes_before", sb), ("spikes_after", sa)):
+            if s.ndim != 3 or s.shape[1:] != scenes.shape[1:]:
+                raise InputError(f"{nm}[{i}] has shape {s.shape}; expected (L, "
+                                 f"{scenes.shape[1]}, {scenes.shape[2]})")
+        return sb, sa
+
+    def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
+        """Scenes (N, H, W) float32 in [0, 1] (+ spike context for attention) -> payloads."""
+        scenes = np.asarray(scenes)
+        if scenes.ndim != 3 or scenes.shape[1] < 1 or scenes.shape[2] < 1:
+            raise InputError(f"codec {self.name!r}: scenes must be (N, H, W), got "
+                             f"{scenes.shape}")
+        if scenes.shape[1] > 65535 or scenes.shape[2] > 65535:
+            raise InputError(f"codec {self.name!r}: scene {scenes.shape[1:]} is too large")
+        if not np.all(np.isfinite(scenes)):
+            raise InputError(f"codec {self.name!r}: scenes contain NaN or infinity")
+        model = self.model()
+        dev = self._device()
+        model.to(dev)
+        x_all = np.clip(scenes.astype(np.float32), 0.0, 1.0)
+        ctx = [self._context(context, len(scenes), i, scenes) for i in range(len(scenes))]
+        out: list[Payloads] = []
+        i = 0
+        while i < len(scenes):
+            # a batch shares spike-context lengths (the clip edges may have shorter ones)
+            lens = (None if ctx[i][0] is None else (len(ctx[i][0]), len(ctx[i][1])))
+            j = i + 1
+            while (j < len(scenes) and j - i < self.batch_size and
+                   (None if ctx[j][0] is None else (len(ctx[j][0]), len(ctx[j][1]))) == lens):
+                j += 1
+            x = torch.from_numpy(x_all[i:j, None]).to(dev)
+            sb = sa = None
+            if lens is not None:
+                sb = torch.from_numpy(np.stack([c[0] for c in ctx[i:j]])).to(dev).float()
+                sa = torch.from_numpy(np.stack([c[1] for c in ctx[i:j]])).to(dev).float()
+            out.extend(model.compress(x, sb, sa))
+            i = j
+        return out
+
+    def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
+        """Payload sets -> scenes (N, H, W) float32 in [0, 1], bit-exact on any device."""
+        model = self.model()
+        dev = self._device()
+        model.to(dev)
+        res = []
+        for i in range(0, len(payloads), self.batch_size):
+            try:
+                x = model.decompress(payloads[i:i + self.batch_size], device=dev)
+            except SceneCorruptError as exc:
+                raise SceneCorruptError(exc.problem, exc.path, scene=i + (exc.scene or 0)) \
+                    from exc
+            except InputError as exc:
+                raise SceneCorruptError(exc.problem, exc.path, scene=i) from exc
+            if tuple(x.shape[-2:]) != tuple(shape):
+                raise SceneCorruptError(f"scene payload is for {tuple(x.shape[-2:])}, the "
+                                        f"file says {tuple(shape)}", scene=i)
+            res.append(x[:, 0].numpy())
+        if not res:
+            return np.zeros((0, *shape), np.float32)
+        return np.concatenate(res).astype(np.float32)
+
+
+class BaselineCodec(LearnedCodec):
+    """The same learned codec without spike attention (no spike context needed)."""
+
+    name: ClassVar[str] = "baseline"
+    wants_spike_context: ClassVar[int] = 0
+    attention: ClassVar[str | None] = None
+    variant: ClassVar[str] = "baseline"

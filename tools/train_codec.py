@@ -1,0 +1,176 @@
+"""Stage-I pretraining of the learned scene codec on BSDS500 gray crops (CPU-friendly).
+
+Spikes for SOAM/BiSOAM are simulated from each crop: the crop pans slowly (random velocity,
+<= 0.5 px/frame) and a soft-reset integrate-and-fire neuron per pixel (random gain and initial
+potential) fires over the L frames before and after the scene time.
+
+Example (what produced the shipped initial weights; see docs/training-log.md)::
+
+    python tools/train_codec.py --quality 3 --attention bisoam --minutes 10 \
+        --out spkc/weights/learned-bisoam-compact-q3-v1.safetensors
+    python tools/train_codec.py --quality 1 --init <q3 file> --minutes 3 --out ...
+
+Prints one JSON line with the run's figures (held-out BSDS val subset: estimated bpp, actual
+coded bpp, PSNR) and, with ``--log``, appends a section to docs/training-log.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, rd_loss
+
+REPO = Path(__file__).resolve().parents[1]
+BSDS = REPO.parent / "shared" / "data" / "bsds500"
+
+
+def load_gray(folder: Path, limit: int | None = None) -> list[np.ndarray]:
+    """BSDS images as gray float32 (H, W) in [0, 1]."""
+    files = sorted(folder.glob("*.jpg"))[:limit]
+    return [np.asarray(Image.open(f).convert("L"), dtype=np.float32) / 255.0 for f in files]
+
+
+def simulate_if(frames: np.ndarray, gain: float, v0: np.ndarray) -> np.ndarray:
+    """Soft-reset integrate-and-fire: frames (T, H, W) luminance -> (T, H, W) float32 spikes."""
+    v = v0.copy()
+    out = np.zeros(frames.shape, np.float32)
+    for t in range(frames.shape[0]):
+        v += gain * frames[t]
+        s = v >= 1.0
+        v -= s
+        out[t] = s
+    return out
+
+
+def make_batch(images: list[np.ndarray], rng: np.random.Generator, batch: int, size: int,
+               spike_len: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(x (B,1,S,S), spikes_before (B,L,S,S), spikes_after (B,L,S,S)) from panned crops."""
+    L = spike_len
+    margin = L // 2 + 1
+    xs, sbs, sas = [], [], []
+    for _ in range(batch):
+        img = images[rng.integers(len(images))]
+        if rng.random() < 0.5:
+            img = img[:, ::-1]
+        h, w = img.shape
+        y0 = rng.integers(margin, h - size - margin)
+        x0 = rng.integers(margin, w - size - margin)
+        vy, vx = rng.uniform(-0.5, 0.5, 2)
+        ts = np.arange(-L + 1, L + 1)  # scene time is t = 0, the last "before" frame
+        frames = np.stack([img[y0 + int(round(vy * t)): y0 + int(round(vy * t)) + size,
+                               x0 + int(round(vx * t)): x0 + int(round(vx * t)) + size]
+                           for t in ts])
+        gain = rng.uniform(0.4, 0.9)
+        spikes = simulate_if(frames, gain, rng.random((size, size), dtype=np.float32))
+        xs.append(frames[L - 1])
+        sbs.append(spikes[:L])
+        sas.append(spikes[L:])
+    f = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a)))  # noqa: E731
+    return f(xs)[:, None], f(sbs), f(sas)
+
+
+@torch.no_grad()
+def evaluate(model: SceneCompressionModel, val: list[np.ndarray], spike_len: int,
+             size: int = 192) -> dict[str, float]:
+    """Estimated bpp, actual coded bpp and PSNR on centre crops of held-out images."""
+    rng = np.random.default_rng(1234)
+    model.eval()
+    est, act, mse = [], [], []
+    for img in val:
+        x, sb, sa = make_batch([img], rng, 1, size, spike_len)
+        out = model(x, sb, sa)
+        payloads = model.compress(x, sb, sa)
+        x_hat = model.decompress(payloads)
+        est.append(float(out["bpp"][0]))
+        act.append(sum(8 * len(v) for k, v in payloads[0].items() if k != "meta") / size**2)
+        mse.append(float(((x_hat - x) ** 2).mean()))
+    model.train()
+    m = float(np.mean(mse))
+    return {"val_bpp_est": float(np.mean(est)), "val_bpp_actual": float(np.mean(act)),
+            "val_psnr": float(10 * np.log10(1 / m)), "val_images": len(val), "val_crop": size}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quality", type=int, default=3, choices=sorted(QUALITY_LAMBDAS))
+    ap.add_argument("--attention", default="bisoam", choices=["bisoam", "soam", "none"])
+    ap.add_argument("--config", default="compact")
+    ap.add_argument("--init", type=Path, help="weights to start from (fine-tuning)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--steps", type=int, default=100000)
+    ap.add_argument("--minutes", type=float, default=10.0, help="wall-clock bound")
+    ap.add_argument("--batch", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=96)
+    ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--spike-len", type=int, default=8)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--val", type=int, default=8, help="held-out BSDS val images")
+    ap.add_argument("--log", action="store_true", help="append to docs/training-log.md")
+    args = ap.parse_args()
+
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(args.seed)
+    rng = np.random.default_rng(args.seed)
+    attention = None if args.attention == "none" else args.attention
+    model = SceneCompressionModel(args.config, attention)
+    if args.init:
+        model.load_weights(args.init)
+    train = load_gray(BSDS / "train")
+    val = load_gray(BSDS / "val", args.val)
+    lam = QUALITY_LAMBDAS[args.quality]
+    aux = [model.z_logits]
+    main_params = [p for p in model.parameters() if p is not model.z_logits]
+    opt = torch.optim.Adam([{"params": main_params}, {"params": aux, "lr": args.lr * 10}],
+                           lr=args.lr)
+    t0 = time.time()
+    step = 0
+    hist: list[dict[str, float]] = []
+    while step < args.steps and time.time() - t0 < args.minutes * 60:
+        x, sb, sa = make_batch(train, rng, args.batch, args.crop, args.spike_len)
+        out = model(x, sb, sa)
+        loss, logs = rd_loss(out, x, lam)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        step += 1
+        hist.append(logs)
+        if step % 50 == 0:
+            recent = {k: float(np.mean([h[k] for h in hist[-50:]])) for k in ("bpp", "psnr")}
+            print(f"step {step} {time.time() - t0:.0f}s bpp {recent['bpp']:.4f} "
+                  f"psnr {recent['psnr']:.2f}", flush=True)
+    train_s = time.time() - t0
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(args.out)
+    # evaluate what ships: reload the saved (fp16 / integer) weights
+    shipped = SceneCompressionModel(args.config, attention)
+    shipped.load_weights(args.out)
+    res = {"out": str(args.out), "config": args.config, "attention": args.attention,
+           "quality": args.quality, "lambda": lam, "init": str(args.init) if args.init else None,
+           "steps": step, "train_seconds": round(train_s, 1), "batch": args.batch,
+           "crop": args.crop, "lr": args.lr, "spike_len": args.spike_len, "seed": args.seed,
+           "device": f"cpu ({platform.processor() or platform.machine()}, "
+                     f"{args.threads} thread(s))",
+           **evaluate(shipped, val, args.spike_len)}
+    print(json.dumps(res))
+    if args.log:
+        with open(REPO / "docs" / "training-log.md", "a") as f:
+            f.write(f"\n## codec stage I: {args.out.name}\n\n```\n"
+                    f"python tools/train_codec.py --quality {args.quality} --attention "
+                    f"{args.attention} --config {args.config} --minutes {args.minutes} "
+                    f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --seed {args.seed}"
+                    + (f" --init {args.init}" if args.init else "") + f" --out {args.out}\n```\n\n"
+                    + "".join(f"- {k}: {v}\n" for k, v in res.items()))
+
+
+if __name__ == "__main__":
+    main()
