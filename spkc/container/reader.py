@@ -200,8 +200,14 @@ class SpkcReader:
                 ctype, hlen, length = parse_chunk_head(peek, avail)
                 if ctype == T_META:
                     self._meta_loc = (self._data_start, hlen + length + 4)
+                elif ctype not in (T_KEYS, T_SCENE, T_INDEX):
+                    # v1 writers put metadata (if any) right after the header: a chunk we
+                    # cannot place there may be a damaged metadata chunk
+                    self._meta_loc = (self._data_start, 0)
             except Malformed:
-                pass  # damaged chunk after the header: the scan / verify will report it
+                self._meta_loc = (self._data_start, 0)
+        elif avail > 0:
+            self._meta_loc = (self._data_start, 0)  # a few stray bytes: maybe a cut metadata chunk
         self.index_status = "ok"
         try:
             self._load_index()
