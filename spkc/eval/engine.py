@@ -32,7 +32,12 @@ from typing import Any
 
 import numpy as np
 
-from spkc.errors import InputError, SpkcError, UnknownCodecError
+from spkc.errors import (
+    CodecUnavailableError,
+    InputError,
+    MissingWeightsError,
+    UnknownCodecError,
+)
 
 #: every field of a result row, in CSV column order
 ROW_FIELDS: tuple[str, ...] = (
@@ -67,7 +72,6 @@ def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
     user error); a registered codec that cannot run here is skipped with its reason.
     """
     from spkc.codecs import codec_names, get_codec_class
-    from spkc.errors import CodecUnavailableError
 
     names = list(codecs) if codecs else codec_names()
     known = set(codec_names())
@@ -210,6 +214,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             header = clip.header
             dec_scenes = np.stack([clip.scene(k) for k in range(K)])
             scene_bytes = _scene_payload_bytes(clip, K)
+            if gt is not None:
+                _check_gt(gt, gt_frame, clip.shape, src)
             gt_test = clip.scene_at(int(gt_frame)) if gt is not None else None
             centres2 = getattr(clip, "_centres2", None)
             interp = clip.regen.interpolation
@@ -228,11 +234,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
         use_affine = (gt is not None) if affine is None else bool(affine)
         psnr_uncoded: float | None = None
         if gt is not None:
-            if gt.shape != (H, W):
-                raise InputError(f"ground truth is {gt.shape[1]}x{gt.shape[0]}, clip is "
-                                 f"{W}x{H}", src)
-            if not 0 <= gt_frame < T:
-                raise InputError(f"--gt-frame {gt_frame} outside the clip's {T} frames", src)
+            _check_gt(gt, gt_frame, (T, H, W), src)
             target = "gt"
             test = gt_test
             scene_psnr = psnr(test, gt, peak=1.0, affine_fit=use_affine)
@@ -276,6 +278,15 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
         return row
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _check_gt(gt: np.ndarray, gt_frame: int, shape: tuple[int, int, int],
+              src: str | os.PathLike) -> None:
+    T, H, W = shape
+    if gt.shape != (H, W):
+        raise InputError(f"ground truth is {gt.shape[1]}x{gt.shape[0]}, clip is {W}x{H}", src)
+    if not 0 <= gt_frame < T:
+        raise InputError(f"--gt-frame {gt_frame} outside the clip's {T} frames", src)
 
 
 def _affine(test: np.ndarray, ref: np.ndarray) -> np.ndarray:
@@ -336,6 +347,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
         for c in clips:
             g = load_ground_truth(gt, c)
             raw = read_spikes(c, height, width)
+            if g is not None:
+                _check_gt(g, gt_frame, raw.shape, c)
             for codec, q in runs:
                 if bar is not None:
                     bar.set_postfix_str(f"{c.name} {codec} q{q}", refresh=True)
@@ -345,7 +358,7 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
                                        reconstructor=reconstructor, radius=radius,
                                        affine=affine, rate_window=rate_window, height=height,
                                        width=width, device=device, raw_spikes=raw)
-                except SpkcError as exc:
+                except (CodecUnavailableError, MissingWeightsError, UnknownCodecError) as exc:
                     # e.g. missing learned weights: reported, never dropped silently
                     report.skipped.append({"codec": codec, "quality": q, "clip": c.name,
                                            "reason": exc.problem})

@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from spkc.errors import OutputError
+from spkc.errors import OutputError, SpkcError
 
 CONVENTIONS = {
     "inf": 'infinite PSNR (identical inputs) is the string "inf"; null = not measured',
@@ -105,20 +105,19 @@ def bd_table(rows: Sequence[dict[str, Any]], anchor: str, metric: str = "scene_p
             elif len(a) < 2 or len(t) < 2:
                 entry["note"] = "fewer than 2 finite points"
             else:
-                try:
-                    entry["bd_rate"] = float(bd_rate([p[0] for p in a], [p[1] for p in a],
-                                                     [p[0] for p in t], [p[1] for p in t],
-                                                     method=method))
-                    entry["bd_psnr"] = float(bd_psnr([p[0] for p in a], [p[1] for p in a],
-                                                     [p[0] for p in t], [p[1] for p in t],
-                                                     method=method))
-                except Exception as exc:  # noqa: BLE001 - a degenerate curve is a table note
-                    entry["note"] = f"{type(exc).__name__}: {exc}"
-                for k in ("bd_rate", "bd_psnr"):
-                    v = entry[k]
-                    if v is not None and not math.isfinite(v):
-                        entry[k] = None
-                        entry["note"] = entry["note"] or "curves do not overlap"
+                notes = []
+                for key, fn in (("bd_rate", bd_rate), ("bd_psnr", bd_psnr)):
+                    try:
+                        v = float(fn([p[0] for p in a], [p[1] for p in a],
+                                     [p[0] for p in t], [p[1] for p in t], method=method))
+                    except SpkcError as exc:  # e.g. curves that do not overlap
+                        notes.append(f"{key}: {exc.problem}")
+                        continue
+                    if math.isfinite(v):
+                        entry[key] = v
+                    else:
+                        notes.append(f"{key}: not finite")
+                entry["note"] = "; ".join(notes)
             out.append(entry)
     return out
 
