@@ -14,7 +14,6 @@ each window is the scene frame) and returns ``(N, H, W) float32`` proportional t
 from __future__ import annotations
 
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -163,7 +162,8 @@ class LearnedReconstructor(Reconstructor):
             raise InputError(f"learned reconstructor {config!r} has radius {r}, not {radius}")
         super().__init__(radius=r, **options)
         self.config = config
-        self.weights_path = Path(weights) if weights else WEIGHTS_DIR / f"recon-{config}.safetensors"
+        default = WEIGHTS_DIR / f"recon-{config}.safetensors"
+        self.weights_path = Path(weights) if weights else default
         if not self.weights_path.is_file():
             raise MissingWeightsError(
                 f"reconstruction weights for config {config!r} not found", self.weights_path

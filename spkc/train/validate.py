@@ -19,7 +19,7 @@ DEFAULT_REDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 
 
 def affine_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
-    """PSNR in dB (peak 1) of ``a*pred+b`` (least squares, clipped to [0, 1]) vs ``gt`` in [0, 1]."""
+    """PSNR in dB (peak 1) of ``a*pred+b`` (least squares, clipped to [0, 1]) vs ``gt``."""
     x = np.asarray(pred, dtype=np.float64).ravel()
     y = np.asarray(gt, dtype=np.float64).ravel()
     A = np.stack([x, np.ones_like(x)], 1)
