@@ -48,9 +48,9 @@ def sha256_file(path: Path) -> str:
     return h.hexdigest()
 
 
-def load_manifest(directory: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
+def load_manifest(directory: Path | None = None) -> dict[str, dict[str, Any]]:
     """{weights file name: {"sha256", "config", "attention", "quality", ...}}; {} if absent."""
-    p = directory / MANIFEST
+    p = Path(directory or WEIGHTS_DIR) / MANIFEST
     if not p.is_file():
         return {}
     try:
@@ -59,11 +59,12 @@ def load_manifest(directory: Path = WEIGHTS_DIR) -> dict[str, dict[str, Any]]:
         raise MissingWeightsError(f"weights manifest is unreadable: {exc}", p) from exc
 
 
-def write_manifest(directory: Path = WEIGHTS_DIR, extra: Mapping[str, Mapping] | None = None
+def write_manifest(directory: Path | None = None, extra: Mapping[str, Mapping] | None = None
                    ) -> dict[str, dict[str, Any]]:
     """(Re)write the manifest from the learned-*.safetensors files present in ``directory``."""
     from safetensors import safe_open
 
+    directory = Path(directory or WEIGHTS_DIR)
     man: dict[str, dict[str, Any]] = {}
     for f in sorted(directory.glob("learned-*.safetensors")):
         with safe_open(str(f), framework="pt") as st:
@@ -109,7 +110,7 @@ class LearnedCodec(SceneCodec):
 
     def _weights_path(self) -> Path:
         return Path(self.options["weights"]) if "weights" in self.options \
-            else WEIGHTS_DIR / self.weights_name
+            else Path(WEIGHTS_DIR) / self.weights_name
 
     def _expected_sha(self) -> str | None:
         if "weights" in self.options:

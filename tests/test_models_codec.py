@@ -1,0 +1,160 @@
+"""SceneCompressionModel: shapes, exactness/determinism matrix, rate estimate, corruption."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from spkc.errors import InputError, SceneCorruptError
+from spkc.models.codec import SceneCompressionModel, count_parameters, rd_loss
+from spkc.models.exact import ExactConv2d, ExactLeakyReLU, ExactSequential, to_int
+
+
+def _scene(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """Smooth-ish test scene (H, W) float32 in [0, 1]: gradients, a disc and mild texture."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    img = 0.3 + 0.3 * xx + 0.2 * np.sin(6 * yy + seed)
+    img += 0.3 * (((yy - 0.3) ** 2 + (xx - 0.4) ** 2) < 0.04)
+    img += 0.03 * rng.standard_normal((h, w))
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+def _spikes(x: torch.Tensor, L: int, seed: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return (torch.rand(x.shape[0], L, *x.shape[-2:], generator=g) < 0.5 * x).float()
+
+
+@pytest.fixture(scope="module")
+def tiny() -> SceneCompressionModel:
+    torch.manual_seed(0)
+    return SceneCompressionModel("tiny", "bisoam").eval()
+
+
+@pytest.fixture(scope="module")
+def batch() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    x = torch.from_numpy(np.stack([_scene(50, 70, s) for s in range(4)]))[:, None]
+    return x, _spikes(x, 4, 1), _spikes(x, 4, 2)
+
+
+def test_forward_shapes_and_loss() -> None:
+    torch.manual_seed(0)
+    m = SceneCompressionModel("tiny", "bisoam")
+    x = torch.rand(2, 1, 40, 56)
+    out = m(x, _spikes(x, 3, 0), _spikes(x, 3, 1))
+    assert out["x_hat"].shape == (2, 1, 40, 56)
+    assert out["bpp"].shape == (2,)
+    assert out["likelihoods"]["y"].shape == (2, m.cfg["m"], 4, 4)  # padded to 64x64, /16
+    assert out["likelihoods"]["z"].shape == (2, m.cfg["nz"], 2, 2)
+    loss, logs = rd_loss(out, x, 0.025)
+    loss.backward()
+    assert set(logs) == {"bpp", "mse", "psnr"} and np.isfinite(logs["psnr"])
+    assert all(p.grad is not None for p in m.attention_parameters())
+    assert m.g_a.attn.cell.weight.grad.abs().sum() > 0
+    assert SceneCompressionModel("tiny", None).attention_parameters() == []
+    with pytest.raises(InputError):
+        m(x)  # bisoam without spikes
+    with pytest.raises(InputError):
+        SceneCompressionModel("nope")
+
+
+def test_configs_sizes() -> None:
+    assert 40e6 < count_parameters(SceneCompressionModel("paper", "bisoam")) < 55e6
+    assert count_parameters(SceneCompressionModel("compact", "bisoam")) < 1.0e6
+
+
+def test_exact_conv_matches_fake_quant_and_bounds() -> None:
+    torch.manual_seed(0)
+    net = ExactSequential(ExactConv2d(3, 8, 3), ExactLeakyReLU(), ExactConv2d(8, 4, 1))
+    x = torch.randn(2, 3, 9, 11)
+    xq = to_int(x) / 2**8
+    real = net(xq.float())
+    ints = net.forward_int(to_int(xq))
+    assert torch.all(ints == torch.floor(ints))
+    # float32 training path and integer path agree up to rare rounding-boundary flips
+    assert (real.double() * 2**8 - ints).abs().max() <= 2
+    with pytest.raises(AssertionError):
+        ExactConv2d(100000, 1, 3)
+
+
+def test_round_trip_and_rate_estimate(tiny: SceneCompressionModel) -> None:
+    x = torch.from_numpy(_scene(256, 384, 7))[None, None]
+    sb, sa = _spikes(x, 4, 3), _spikes(x, 4, 4)
+    with torch.no_grad():
+        est = float(tiny(x, sb, sa)["bpp"][0]) * 256 * 384
+    payloads = tiny.compress(x, sb, sa)
+    actual = 8 * (len(payloads[0]["z"]) + len(payloads[0]["y"]))
+    assert abs(actual - est) / est < 0.02, (actual, est)
+    x_hat = tiny.decompress(payloads)
+    assert x_hat.shape == x.shape and x_hat.dtype == torch.float32
+    assert torch.equal(x_hat, torch.round(x_hat * 65535) / 65535)
+
+
+def test_determinism_matrix(tiny: SceneCompressionModel, batch) -> None:
+    """Encode once; decode with threads 1/2, batch 1/4, channels_last: identical output.
+
+    Symbols are identical too: decompress checks the CRC-32C of the decoded symbols against
+    the encoder's and raises otherwise.
+    """
+    x, sb, sa = batch
+    payloads = tiny.compress(x, sb, sa)
+    threads = torch.get_num_threads()
+    results = []
+    try:
+        for nt in (1, 2):
+            torch.set_num_threads(nt)
+            results.append(tiny.decompress(payloads))
+            results.append(torch.cat([tiny.decompress([p]) for p in payloads]))
+            results.append(tiny.decompress(payloads, channels_last=True))
+            results.append(tiny.decompress(payloads[::-1]).flip(0))
+    finally:
+        torch.set_num_threads(threads)
+    for r in results[1:]:
+        assert torch.equal(r, results[0])
+    # encoding a scene alone or in a batch gives the same bytes
+    alone = tiny.compress(x[2:3], sb[2:3], sa[2:3])[0]
+    assert alone == payloads[2]
+
+
+@pytest.mark.gpu
+def test_determinism_cuda(tiny: SceneCompressionModel, batch) -> None:
+    x, sb, sa = batch
+    payloads = tiny.compress(x, sb, sa)
+    ref = tiny.decompress(payloads)
+    gpu = tiny.to("cuda")
+    try:
+        assert torch.equal(gpu.decompress(payloads, device="cuda").cpu(), ref)
+        assert gpu.decompress(gpu.compress(x.cuda(), sb.cuda(), sa.cuda())) is not None
+    finally:
+        tiny.to("cpu")
+
+
+def test_corrupted_payloads(tiny: SceneCompressionModel, batch) -> None:
+    x, sb, sa = batch
+    payloads = tiny.compress(x[:2], sb[:2], sa[:2])
+    y = bytearray(payloads[1]["y"])
+    y[len(y) // 2] ^= 0x5A
+    bad = [payloads[0], {**payloads[1], "y": bytes(y)}]
+    with pytest.raises(SceneCorruptError) as ei:
+        tiny.decompress(bad)
+    assert ei.value.scene == 1
+    for damaged in ({**payloads[0], "y": payloads[0]["y"][:-3]},
+                    {**payloads[0], "meta": b"xx"},
+                    {**payloads[0], "z": payloads[1]["z"][:4]},
+                    {"z": payloads[0]["z"], "y": payloads[1]["y"], "meta": payloads[0]["meta"]}):
+        with pytest.raises(SceneCorruptError):
+            tiny.decompress([damaged])
+
+
+def test_save_load_roundtrip(tiny: SceneCompressionModel, batch, tmp_path) -> None:
+    x, sb, sa = batch
+    path = tmp_path / "w.safetensors"
+    tiny.save_weights(path)
+    other = SceneCompressionModel("tiny", "bisoam")
+    other.load_weights(path)
+    # integer decoder weights and z tables survive exactly: same decode of the same bytes
+    payloads = tiny.compress(x, sb, sa)
+    assert torch.equal(other.decompress(payloads), tiny.decompress(payloads))
+    with pytest.raises(InputError):
+        SceneCompressionModel("compact", "bisoam").load_weights(path)
