@@ -1,0 +1,117 @@
+"""The `learned` / `baseline` SceneCodec plugins: registry, weights identity, end-to-end."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import spkc.codecs.learned as learned_mod
+from spkc.codecs import EncodeContext, get_codec, get_codec_class
+from spkc.codecs.learned import BaselineCodec, LearnedCodec, load_manifest, write_manifest
+from spkc.errors import InputError, MissingWeightsError, SceneCorruptError
+from spkc.models.codec import SceneCompressionModel
+
+
+def _scenes(n: int, h: int, w: int) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    out = [0.5 + 0.4 * np.sin(xx / (5 + k) + yy / 9) * np.cos(yy / (7 + k)) for k in range(n)]
+    return np.clip(np.stack(out), 0, 1).astype(np.float32)
+
+
+def _context(scenes: np.ndarray, L: int = 8) -> EncodeContext:
+    rng = np.random.default_rng(0)
+    sb = [rng.random((L, *s.shape)) < 0.4 * s for s in scenes]
+    sa = [rng.random((L, *s.shape)) < 0.4 * s for s in scenes]
+    return EncodeContext(spikes_before=sb, spikes_after=sa)
+
+
+@pytest.fixture
+def tiny_install(tmp_path, monkeypatch):
+    """A weights folder with tiny-config weights and its manifest, in place of the package's."""
+    torch.manual_seed(0)
+    for variant, att in (("bisoam", "bisoam"), ("baseline", None)):
+        SceneCompressionModel("tiny", att).save_weights(
+            tmp_path / f"learned-{variant}-tiny-q3-v1.safetensors")
+    write_manifest(tmp_path)
+    monkeypatch.setattr(learned_mod, "WEIGHTS_DIR", tmp_path)
+    return tmp_path
+
+
+def test_registry_and_config() -> None:
+    assert get_codec_class("learned") is LearnedCodec
+    assert get_codec_class("baseline") is BaselineCodec
+    assert LearnedCodec.wants_spike_context > 0 and BaselineCodec.wants_spike_context == 0
+    c = LearnedCodec(quality=2)
+    assert c.get_config() == {"quality": 2, "config": "compact"}
+    c2 = LearnedCodec.from_config(c.get_config())
+    assert c2.get_config() == c.get_config()
+    with pytest.raises(InputError):
+        LearnedCodec(quality=7)
+
+
+def test_tiny_end_to_end(tiny_install) -> None:
+    scenes = _scenes(5, 40, 60)
+    for codec in (get_codec("learned", config="tiny"), get_codec("baseline", config="tiny")):
+        ctx = _context(scenes) if codec.wants_spike_context else None
+        payloads = codec.encode(scenes, ctx)
+        assert len(payloads) == 5 and set(payloads[0]) == {"z", "y", "meta"}
+        out = codec.decode(payloads, (40, 60))
+        assert out.shape == scenes.shape and out.dtype == np.float32
+        assert 0 <= out.min() and out.max() <= 1
+        # batch size does not change the decoded scenes
+        one = type(codec)(config="tiny", batch_size=1).decode(payloads, (40, 60))
+        assert np.array_equal(one, out)
+        ident = codec.identity()
+        assert ident["weights"].startswith(f"learned-{codec.variant}-tiny-q3")
+        codec.check_identity(ident, "clip.spkc")
+    with pytest.raises(InputError):
+        get_codec("learned", config="tiny").encode(scenes, None)
+    with pytest.raises(SceneCorruptError) as ei:
+        codec.decode([payloads[0], {**payloads[1], "y": payloads[1]["y"][:-4]}], (40, 60))
+    assert ei.value.scene == 1
+
+
+def test_missing_weights_error(tiny_install) -> None:
+    c = LearnedCodec(config="tiny")
+    with pytest.raises(MissingWeightsError, match="learned-bisoam-tiny-q3-v9"):
+        c.check_identity({"weights": "learned-bisoam-tiny-q3-v9.safetensors", "sha256": "ab"},
+                         "clip.spkc")
+    with pytest.raises(MissingWeightsError, match="different version"):
+        c.check_identity({"weights": c.weights_name, "sha256": "0" * 64}, "clip.spkc")
+    with pytest.raises(MissingWeightsError, match="learned-bisoam-tiny-q1-v1"):
+        LearnedCodec(quality=1, config="tiny").model()
+    with pytest.raises(MissingWeightsError):
+        LearnedCodec(config="paper").identity()
+
+
+def test_weights_integrity(tiny_install) -> None:
+    path = tiny_install / "learned-baseline-tiny-q3-v1.safetensors"
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0xFF  # damage a weight value, leaving the file parseable
+    path.write_bytes(bytes(data))
+    with pytest.raises(MissingWeightsError, match="damaged"):
+        BaselineCodec(config="tiny").model()
+
+
+def test_shipped_manifest_matches_files() -> None:
+    man = load_manifest()
+    for name, entry in man.items():
+        path = learned_mod.WEIGHTS_DIR / name
+        assert path.is_file(), name
+        assert learned_mod.sha256_file(path) == entry["sha256"], name
+    total = sum((learned_mod.WEIGHTS_DIR / n).stat().st_size for n in man)
+    assert total <= 13_000_000
+
+
+@pytest.mark.skipif(not (learned_mod.WEIGHTS_DIR / LearnedCodec(quality=3).weights_name)
+                    .is_file(), reason="shipped weights not present")
+def test_shipped_weights_round_trip() -> None:
+    scenes = _scenes(2, 64, 96)
+    for q in (1, 4):
+        for cls in (LearnedCodec, BaselineCodec):
+            codec = cls(quality=q)
+            ctx = _context(scenes) if codec.wants_spike_context else None
+            out = codec.decode(codec.encode(scenes, ctx), (64, 96))
+            psnr = 10 * np.log10(1 / np.mean((out - scenes) ** 2))
+            assert psnr > 20, (cls.name, q, psnr)
