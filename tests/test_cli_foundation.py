@@ -116,3 +116,17 @@ def test_simulate_errors_one_line(tmp_path: Path) -> None:
                            "junk.png", "image")
     _assert_one_line_error(_run("simulate", "--synthetic", "--frames", "2", "-o",
                                 str(tmp_path / "x.txt")), "x.txt")
+
+
+def test_info_spkc_file(tmp_path: Path) -> None:
+    src = tmp_path / "s.dat"
+    assert _run("simulate", "--synthetic", "--frames", "40", "--height", "32", "--width", "48",
+                "-o", str(src)).exit_code == 0
+    dst = tmp_path / "s.spkc"
+    res = _run("compress", str(src), "--height", "32", "--width", "48", "--codec", "raw",
+               "-o", str(dst))
+    assert res.exit_code == 0, res.output
+    res = _run("info", str(dst), "--json")
+    assert res.exit_code == 0, res.output
+    d = json.loads(res.output)
+    assert d["format"] == "spkc" and d["frames"] == 40 and (d["height"], d["width"]) == (32, 48)
