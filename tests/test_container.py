@@ -95,20 +95,22 @@ def test_empty_file_has_no_scenes(tmp_path: Path) -> None:
 
 
 def test_overhead_below_half_percent(tmp_path: Path) -> None:
-    # 1000 scenes at 0.3 bpp of 250x400 = 3750 payload bytes per scene (split as a hyperprior
-    # codec would: latent + side information); the header carries a realistic config.
+    # 1000 scenes at 0.3 bpp of 250x400 = 3750 payload bytes per scene on average (+-10 %, so
+    # the index cannot compress to nothing; split as a hyperprior codec would: latent + side
+    # information); the header carries a realistic config.
     p = tmp_path / "big.spkc"
     rng = random.Random(1)
     meta = {"source": "/data/recordings/203_part2.dat", "camera": "vidar-250x400",
             "notes": "overhead test"}
     with SpkcWriter(p, HDR, meta) as w:
         for _ in range(1000):
+            total = rng.randrange(3375, 4126)
             zlen = rng.randrange(600, 900)
-            w.add_scene({"y": rng.randbytes(3750 - zlen), "z": rng.randbytes(zlen)}, 41)
+            w.add_scene({"y": rng.randbytes(total - zlen), "z": rng.randbytes(zlen)}, 41)
     with SpkcReader(p) as r:
         payload = r.payload_bytes()
         overhead = (r.file_size - payload) / payload
-    assert payload == 3750 * 1000
+    assert abs(payload / 1000 - 3750) < 50
     assert overhead < 0.005, f"container overhead {overhead:.4%}"
 
 
