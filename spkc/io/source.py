@@ -126,10 +126,12 @@ class ArraySource(SpikeSource):
         if self._arr is None:
             raise InputError("read after close", self.path)
         try:
-            block = np.asarray(self._arr[start:stop])
+            # Always a private copy: a view would expose the read-only memmap (or the cached
+            # .npz array) to callers that modify their block in place.
+            block = np.array(self._arr[start:stop])
         except OSError as exc:  # h5py raises OSError on damaged chunks
             raise InputError(f"cannot read frames {start}:{stop}: {exc}", self.path) from exc
-        return np.ascontiguousarray(as_spikes(block, self.path))
+        return as_spikes(block, self.path)
 
     def close(self) -> None:
         self._arr = None
