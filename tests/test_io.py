@@ -247,3 +247,13 @@ def test_reds_orientation(reds_dir: Path, part: str) -> None:
     mirrored = np.corrcoef(tfp[:, ::-1].ravel(), gt.ravel())[0, 1]
     assert corr > 0.85, corr
     assert flipped < corr - 0.3 and mirrored < corr - 0.3, (corr, flipped, mirrored)
+
+
+@pytest.mark.parametrize("ext", [".npy", ".npz", ".h5", ".dat"])
+def test_blocks_are_private_and_writable(tmp_path: Path, ext: str) -> None:
+    path = tmp_path / f"z{ext}"
+    write_spikes(path, np.zeros((3, 4, 8), bool))
+    with open_spikes(path, 4, 8) as src:
+        block = src.read(0, 2)
+        block[:] = True  # must not touch the file or the source's cache
+        assert not src.read(0, 3).any()
