@@ -192,9 +192,15 @@ class Clip:
         return sorted(need)
 
     # -- spikes ----------------------------------------------------------------------------
-    def _segment(self, k: int) -> np.ndarray:
+    def _segment(self, k: int, stop: int | None = None) -> np.ndarray:
+        """Spikes of segment k from its first frame up to ``stop`` (exclusive, default: end).
+
+        The accumulator starts at the segment's first frame, so a prefix is computed exactly
+        as in a full decode; stopping early spares the scene after k when it is not needed.
+        """
         first, count = int(self._firsts[k]), int(self._counts[k])
-        frames = np.arange(first, first + count)
+        end = first + count if stop is None else min(first + count, int(stop))
+        frames = np.arange(first, end)
         self._decode(self._neighbours(k, frames))
         if self.device == "cpu":
             return regenerate_segment(k, frames, self._luma, self._centres2, self.regen)
@@ -227,7 +233,7 @@ class Clip:
             if k + 1 <= k1:  # batch the decode of upcoming scenes
                 self._decode([j for j in range(k, min(k1 + 2, k + self.batch_size + 1),)
                               if j < self.num_scenes])
-            seg = self._segment(k)
+            seg = self._segment(k, stop)
             first = int(self._firsts[k])
             lo, hi = max(start, first), min(stop, first + len(seg))
             yield lo, seg[lo - first:hi - first]

@@ -146,7 +146,7 @@ def compress(
                        dynamic_ncols=True)
         payload_bytes = 0
         try:
-            with SpkcWriter(dst, header, metadata=meta) as writer:
+            with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
                 batch, batch_rates = first, rates
                 while batch is not None:
                     scenes = np.clip(batch_rates * (gain / full_scale), 0.0, 1.0)

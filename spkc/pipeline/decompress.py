@@ -23,7 +23,7 @@ def write_scene_png(path: Path, scene: np.ndarray) -> None:
     from PIL import Image
 
     q = np.clip(np.rint(scene * 65535.0), 0, 65535).astype(np.uint16)
-    Image.fromarray(q, mode="I;16").save(path)
+    Image.fromarray(q).save(path)  # uint16 -> 16-bit gray PNG
 
 
 def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
