@@ -1,0 +1,66 @@
+"""The compress / decompress / info / codecs commands as a user runs them."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+from click.testing import CliRunner
+
+from spkc.cli.main import cli
+from spkc.io import read_spikes, write_dat
+
+
+def _dat(tmp_path, T=40, H=16, W=16):
+    rng = np.random.default_rng(0)
+    sp = rng.random((T, H, W)) < 0.2
+    p = tmp_path / "in.dat"
+    write_dat(p, sp)
+    return p
+
+
+def test_compress_info_decompress(tmp_path):
+    src = _dat(tmp_path)
+    r = CliRunner().invoke(cli, ["compress", str(src), "-o", str(tmp_path / "c.spkc"),
+                                 "--codec", "raw", "--height", "16", "--width", "16",
+                                 "-S", "8", "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert "bits/spike-pixel" in r.output and "5 scenes" in r.output
+    r = CliRunner().invoke(cli, ["info", str(tmp_path / "c.spkc"), "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.output)
+    assert info["codec"] == "raw" and info["frames"] == 40
+    assert abs(info["ratio"] * info["bits_per_spike_pixel"] - 1) < 1e-9
+    r = CliRunner().invoke(cli, ["decompress", str(tmp_path / "c.spkc"), "-o",
+                                 str(tmp_path / "o.npy"), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert read_spikes(tmp_path / "o.npy").shape == (40, 16, 16)
+
+
+def test_codecs_lists_reasons():
+    r = CliRunner().invoke(cli, ["codecs"])
+    assert r.exit_code == 0
+    assert "raw" in r.output and "vtm" in r.output
+
+
+def _run(*args):
+    return subprocess.run([sys.executable, "-m", "spkc.cli.main", *args], capture_output=True,
+                          text=True)
+
+
+def test_errors_print_one_line(tmp_path):
+    bad = tmp_path / "odd.dat"
+    bad.write_bytes(b"\x00" * 1001)
+    for args in (["compress", str(bad), "-o", str(tmp_path / "x.spkc"), "--codec", "raw"],
+                 ["compress", str(_dat(tmp_path)), "-o", str(tmp_path / "x.spkc"),
+                  "--codec", "nope", "--height", "16", "--width", "16"],
+                 ["decompress", str(tmp_path / "missing.spkc"), "-o", str(tmp_path / "o.dat")],
+                 ["decompress", str(bad), "-o", str(tmp_path / "o.dat")]):
+        p = _run(*args)
+        assert p.returncode == 1, (args, p.stdout, p.stderr)
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+        assert len(lines) == 1 and lines[0].startswith("spkc: error:"), p.stderr
+        assert "Traceback" not in p.stderr
+    assert not (tmp_path / "x.spkc").exists() and not (tmp_path / "o.dat").exists()
