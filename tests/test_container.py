@@ -365,3 +365,54 @@ def test_cli_verify_and_repair(tmp_path: Path) -> None:
     assert res.exit_code == 0
     res = runner.invoke(cli, ["verify", str(tmp_path / "nope.spkc")])
     assert res.exit_code == 1 and "no such file" in res.output
+
+
+class _PreadCounter:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls = 0
+        self.bytes = 0
+        real = os.pread
+
+        def counting(fd: int, n: int, off: int) -> bytes:
+            self.calls += 1
+            self.bytes += n
+            return real(fd, n, off)
+
+        monkeypatch.setattr(os, "pread", counting)
+
+
+@pytest.mark.skipif(not hasattr(os, "pread"), reason="counts os.pread calls")
+def test_open_and_scene_reads_touch_o1_chunks(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    p = tmp_path / "ra.spkc"
+    rng = random.Random(2)
+    h = Header(height=8, width=8, frames_per_scene=3)
+    with SpkcWriter(p, h) as w:
+        for _ in range(3000):
+            w.add_scene({"y": rng.randbytes(rng.randrange(20, 60))}, 3)
+    count = _PreadCounter(monkeypatch)
+    with SpkcReader(p) as r:
+        # preamble, header peek + read, metadata peek, end chunk (peek + read), index (2)
+        assert count.calls <= 8
+        assert count.bytes < 2 * (r.file_size - r._index_offset) + 2000
+        before = count.calls, count.bytes
+        r.scene_payloads(r.scene_for_frame(7777))
+        assert count.calls - before[0] == 1
+        assert count.bytes - before[1] == int(r._sizes[7777 // 3])
+
+
+@pytest.mark.skipif(not hasattr(os, "pread"), reason="counts os.pread calls")
+def test_fake_chunk_tags_cost_linear_work(tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    # after a valid header: 100 kB of fake scene chunk starts, each claiming 50 kB of data.
+    # Without the resync budget the scan would CRC ~ n^2/2 bytes.
+    p = tmp_path / "dos.spkc"
+    write_file(p, n=1)
+    with SpkcReader(p) as r:
+        start = r._data_start
+    fake = b"SCNE" + fmt.uvarint(50_000)
+    p.write_bytes(p.read_bytes()[:start] + fake * (100_000 // len(fake)))
+    count = _PreadCounter(monkeypatch)
+    with SpkcReader(p) as r:
+        assert r.num_scenes == 0 and not r.complete
+        assert count.bytes < 20 * r.file_size + (64 << 20) + 10**6

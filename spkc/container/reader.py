@@ -286,19 +286,36 @@ class SpkcReader:
 
     # -- forward scan ------------------------------------------------------------------------
     def _resync(self, start: int) -> int | None:
-        """First offset >= start where a chunk of a known type parses with a valid CRC."""
+        """First offset >= start where a chunk of a known type parses with a valid CRC.
+
+        Candidate CRC checks draw on ``self._resync_budget`` (bytes), so hostile files full of
+        fake chunk tags cost O(file size) work, not O(file size squared).
+        """
         pos = start
+        block_size = 4096  # grows: cheap when the next chunk is near, linear when it is far
         while pos < self.file_size:
-            n = min(_RESYNC_BLOCK + 3, self.file_size - pos)
+            n = min(block_size + 3, self.file_size - pos)
             block = self._pread(pos, n)
             for m in _RESYNC_RE.finditer(block):
                 cand = pos + m.start()
+                avail = self.file_size - cand
+                try:
+                    head = self._pread(cand, min(_HEAD_PEEK, avail))
+                    _, hlen, length = parse_chunk_head(head, avail)
+                except Malformed:
+                    continue
+                cost = hlen + length + 4
+                if cost > self._resync_budget:
+                    self._resync_exhausted = True
+                    return None
+                self._resync_budget -= cost
                 try:
                     self._read_chunk(cand)
                     return cand
                 except Malformed:
                     continue
-            pos += _RESYNC_BLOCK  # the +3 overlap catches tags straddling blocks
+            pos += block_size  # the +3 overlap catches tags straddling blocks
+            block_size = min(block_size * 2, _RESYNC_BLOCK)
         return None
 
     def _forward_scan(self) -> _ScanResult:
@@ -308,13 +325,17 @@ class SpkcReader:
         expected = 0  # next scene index we expect
         slack = 0  # how many scenes a skipped damaged region may have swallowed
         skipped_from: int | None = None
+        self._resync_budget = 16 * self.file_size + (64 << 20)
+        self._resync_exhausted = False
         while pos < self.file_size:
             try:
                 ctype, data, total = self._read_chunk(pos)
             except Malformed as exc:
                 nxt = self._resync(pos + 1)
                 end = self.file_size if nxt is None else nxt
-                res.problems.append(f"bytes {pos}..{end} unreadable ({exc})")
+                res.problems.append(f"bytes {pos}..{end} unreadable ({exc})" + (
+                    "; gave up resynchronising (too many false chunk starts)"
+                    if self._resync_exhausted else ""))
                 slack += (end - pos) // MIN_SCENE_CHUNK + 1
                 skipped_from = pos if skipped_from is None else skipped_from
                 if nxt is None:
