@@ -2,8 +2,9 @@
 """Throughput and peak memory of read, simulate, compress and decompress, per codec and device.
 
 Every stage runs in its own child process; its time is measured inside the child (imports
-excluded) and its peak memory is the child's peak resident set from ``os.wait4`` rusage
-(``ru_maxrss``: the stage's own process, interpreter and imports included). Reference rows on
+excluded) and its peak memory is the child's own high-water resident set (``VmHWM``; the stage's
+own process, interpreter and imports included; see :mod:`spkc.eval.proc` for why not
+``ru_maxrss``). Reference rows on
 the same .dat in the same run: ``zstd -19`` (python zstandard, level 19) and ``xz -9`` (python
 lzma, preset 9), compress and decompress. Columns ``speed/zstd`` divide a stage's frames/s by
 zstd -19's compress (or decompress) frames/s from this run.
@@ -243,9 +244,9 @@ def run_bench(src: Path, configs: list[tuple[str, int | None]], devices: list[st
     return {"src": str(src), "frames": frames, "height": height, "width": width,
             "frames_per_scene": frames_per_scene, "raw_bytes": raw_bytes, "rows": rows,
             "skipped": skipped,
-            "peak_rss_method": "os.wait4 ru_maxrss of each stage's own child process "
-                               "(interpreter and imports included; baseline_rss_bytes = after "
-                               "imports)",
+            "peak_rss_method": "VmHWM (own high-water RSS) of each stage's child process, "
+                               "interpreter and imports included; baseline_rss_bytes = after "
+                               "imports",
             "timing": "inside the child, imports excluded; one run each"}
 
 

@@ -6,8 +6,8 @@
    one played backwards), until the file reaches ``--size-gb`` GiB. The big file is never held
    in memory: only the short clip is.
 2. Compresses it with a fast conventional codec (default: jxl) in a child process and reports
-   that process's peak RSS (``os.wait4`` rusage ``ru_maxrss``: the child's own peak resident
-   set, interpreter and imports included), wall time and throughput (spike frames/s and MB/s
+   that process's peak RSS (``VmHWM``: the child's own high-water resident set, interpreter and
+   imports included; see :mod:`spkc.eval.proc`), wall time and throughput (spike frames/s and MB/s
    of raw .dat input).
 3. In another child: opens the .spkc, reads one frame in the middle and reports how many
    scenes that random access decoded (``Clip.stats.scenes_decoded``), its peak RSS and time.
@@ -175,12 +175,13 @@ def main(argv: list[str] | None = None) -> int:
                          "seconds": c["seconds"], "frames_per_s": made["frames"] / c["seconds"],
                          "mb_per_s": raw_mb / c["seconds"],
                          "peak_rss_bytes": comp.peak_rss_bytes,
+                         "rusage_maxrss_bytes": comp.rusage_maxrss_bytes,
                          "baseline_rss_bytes": c["baseline_rss"]},
             "random_access": {"frame": a["frame"], "scenes_decoded": a["scenes_decoded"],
                               "decoded_indices": a["decoded_indices"],
                               "num_scenes": a["num_scenes"], "seconds": a["seconds"],
                               "peak_rss_bytes": acc.peak_rss_bytes},
-            "peak_rss_method": "os.wait4 ru_maxrss of the stage's own child process",
+            "peak_rss_method": "VmHWM of the stage's own child process (see spkc.eval.proc)",
             "limit_bytes": int(limit),
             "ok": comp.peak_rss_bytes < limit and acc.peak_rss_bytes < limit,
         }

@@ -232,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     L += ["## Throughput and memory", "",
           f"`tools/bench.py` on {clips[0].name} ({bench_doc['frames']} frames), CPU, one run "
           "each while the machine may have been shared; peak RSS is each stage's own process "
-          "(`os.wait4` ru_maxrss, interpreter and imports included). speed/zstd: frames/s "
+          "(VmHWM, interpreter and imports included). speed/zstd: frames/s "
           "divided by zstd -19's in the same run.", "",
           bench.format_bench(bench_doc, markdown=True), ""]
     if mem is not None:

@@ -1,10 +1,15 @@
 """Run a benchmark stage in its own process and measure its peak memory.
 
-Peak memory is the child's peak resident set size as the kernel reports it on exit:
-``os.wait4(pid).ru_maxrss`` (the per-child form of ``getrusage(RUSAGE_CHILDREN)``; Linux
-reports KiB). It counts everything the stage's process touched, interpreter and imports
-included (``baseline_rss`` -- the child's peak RSS after its imports, before the stage -- is
-reported beside it so the stage's own growth can be read off).
+Peak memory is the child's own high-water resident set, ``VmHWM`` of ``/proc/self/status``,
+read by the child when its stage is done. It counts everything the stage's process touched,
+interpreter and imports included (``baseline_rss`` -- the same after the imports, before the
+stage -- is reported beside it, so the stage's own growth can be read off).
+
+Why not ``getrusage(RUSAGE_CHILDREN).ru_maxrss`` / ``os.wait4``: on Linux a child's
+``ru_maxrss`` keeps the high-water mark of the address space it had *before* ``exec``, i.e.
+the forking parent's RSS, so a stage launched from a large parent reads as large as the
+parent. ``wait4``'s value is kept as ``rusage_maxrss_bytes`` (an upper bound) and is the
+fallback where ``/proc`` is missing.
 """
 
 from __future__ import annotations
@@ -25,9 +30,12 @@ class StageRun:
 
     returncode: int
     result: dict[str, Any]
+    #: the child's own peak RSS (VmHWM it reported), else rusage_maxrss_bytes
     peak_rss_bytes: int
     wall_seconds: float
     stderr_tail: str
+    #: os.wait4 ru_maxrss: an upper bound (includes the parent's RSS at fork)
+    rusage_maxrss_bytes: int
 
 
 def _maxrss_bytes(ru_maxrss: int) -> int:
@@ -36,7 +44,14 @@ def _maxrss_bytes(ru_maxrss: int) -> int:
 
 
 def self_peak_rss_bytes() -> int:
-    """Peak RSS of this process so far (bytes)."""
+    """Peak RSS of this process image so far (bytes): VmHWM, else ru_maxrss."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     import resource
 
     return _maxrss_bytes(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
@@ -73,11 +88,15 @@ def run_measured(argv: list[str], timeout: float | None = None,
                 result = json.load(f)
         with open(err_path, "rb") as f:
             tail = f.read()[-2000:].decode(errors="replace")
-        return StageRun(proc.returncode, result, _maxrss_bytes(ru.ru_maxrss), wall, tail)
+        upper = _maxrss_bytes(ru.ru_maxrss)
+        peak = int(result.get("peak_rss_bytes", upper))
+        return StageRun(proc.returncode, result, peak, wall, tail, upper)
 
 
 def write_child_result(result: dict[str, Any]) -> None:
-    """In a child started by :func:`run_measured`: hand ``result`` back to the parent."""
+    """In a child started by :func:`run_measured`: hand ``result`` back to the parent, with the
+    child's peak RSS so far added as ``peak_rss_bytes`` (call it when the stage is done)."""
+    result = {**result, "peak_rss_bytes": self_peak_rss_bytes()}
     path = os.environ.get("SPKC_BENCH_RESULT")
     if path is None:
         print(json.dumps(result))
