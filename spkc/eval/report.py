@@ -34,6 +34,7 @@ CONVENTIONS = {
     "ratio": "raw size at 1 bit per spike-pixel / file size",
     "scene_psnr": "dB, peak 1.0; vs ground truth at gt_frame (scene_target=gt) or pooled over "
                   "all scenes vs the uncoded reference scenes (scene_target=reference)",
+    "scene_psnr_ref": "dB, peak 1.0, pooled over all scenes vs the uncoded reference scenes",
     "bd_rate": "percent, negative = fewer bits than the anchor at equal quality",
     "bd_psnr": "dB, positive = better than the anchor at equal rate",
 }
@@ -136,6 +137,7 @@ _TABLE_COLS = (
     ("clip", "clip", None), ("codec", "codec", None), ("q", "quality", None),
     ("bits/sp-px", "bits_per_spike_pixel", ".5f"), ("bpp/scene", "bpp_per_scene", ".4f"),
     ("ratio", "ratio", ".0f"), ("PSNR", "scene_psnr", ".2f"), ("SSIM", "scene_ssim", ".4f"),
+    ("PSNR ref", "scene_psnr_ref", ".2f"),
     ("ISI-PSNR", "isi_psnr", ".2f"), ("FR-PSNR", "firing_rate_psnr", ".2f"),
     ("down-PSNR", "downstream_psnr", ".2f"), ("enc s", "encode_seconds", ".2f"),
     ("dec s", "decode_seconds", ".2f"),
@@ -233,7 +235,8 @@ def write_outputs(report, out_dir: str | os.PathLike, plot: bool = False) -> dic
         plot_note = ""
         if plot:
             try:
-                plots = [str(p) for p in plot_rd(report.rows, out)]
+                plots = [str(p) for p in plot_rd(
+                    report.rows, out, ["scene_psnr", "scene_psnr_ref", "isi_psnr"])]
             except ImportError as exc:
                 plot_note = f"no plots: {exc}"
         doc = {
@@ -268,11 +271,17 @@ def write_outputs(report, out_dir: str | os.PathLike, plot: bool = False) -> dic
 
 
 # -- plots -------------------------------------------------------------------------------------
+_LABELS = {"scene_psnr": "scene PSNR (dB)", "scene_psnr_ref": "scene PSNR vs uncoded (dB)",
+           "isi_psnr": "ISI-PSNR (dB)", "firing_rate_psnr": "firing-rate PSNR (dB)",
+           "downstream_psnr": "downstream PSNR (dB)", "scene_ssim": "scene SSIM",
+           "bits_per_spike_pixel": "bits per spike-pixel", "bpp_per_scene": "bpp per scene"}
+
+
 def plot_rd(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
-            metric: str = "scene_psnr", rate: str = "bits_per_spike_pixel",
+            metric: str | Sequence[str] = "scene_psnr", rate: str = "bits_per_spike_pixel",
             prefix: str = "rd_") -> list[Path]:
-    """One RD plot per clip (``<prefix><clip stem>.png``): ``metric`` (dB) against ``rate``
-    (log axis), one line per codec. Infinite/missing points are left out.
+    """One RD figure per clip (``<prefix><clip stem>.png``): each ``metric`` (one panel each)
+    against ``rate`` (log axis), one line per codec. Infinite/missing points are left out.
 
     Raises ImportError when matplotlib is absent (optional extra ``plot``).
     """
@@ -281,23 +290,30 @@ def plot_rd(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    metrics = [metric] if isinstance(metric, str) else list(metric)
     out = Path(out_dir)
     paths = []
     for clip in dict.fromkeys(r["clip"] for r in rows):
-        fig, ax = plt.subplots(figsize=(6, 4.2), dpi=110)
-        for codec in dict.fromkeys(r["codec"] for r in rows if r["clip"] == clip):
-            pts = sorted((_num(r.get(rate)), _num(r.get(metric))) for r in rows
-                         if r["clip"] == clip and r["codec"] == codec
-                         and _num(r.get(metric)) is not None
-                         and math.isfinite(_num(r.get(metric))))
-            if pts:
-                ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=codec)
-        ax.set_xscale("log")
-        ax.set_xlabel(f"{rate.replace('_', ' ')}")
-        ax.set_ylabel(f"{metric.replace('_', ' ')} (dB)")
-        ax.set_title(f"{clip}")
-        ax.grid(True, which="both", alpha=0.3)
-        ax.legend()
+        fig, axes = plt.subplots(1, len(metrics), figsize=(5.2 * len(metrics), 4), dpi=110,
+                                 squeeze=False)
+        for ax, m in zip(axes[0], metrics, strict=True):
+            for codec in dict.fromkeys(r["codec"] for r in rows if r["clip"] == clip):
+                pts = []
+                for r in rows:
+                    if r["clip"] != clip or r["codec"] != codec:
+                        continue
+                    x, y = _num(r.get(rate)), _num(r.get(m))
+                    if x is not None and y is not None and math.isfinite(y) and x > 0:
+                        pts.append((x, y))
+                pts.sort()
+                if pts:
+                    ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=codec)
+            ax.set_xscale("log")
+            ax.set_xlabel(_LABELS.get(rate, rate))
+            ax.set_ylabel(_LABELS.get(m, m))
+            ax.grid(True, which="both", alpha=0.3)
+            ax.legend()
+        fig.suptitle(str(clip))
         fig.tight_layout()
         p = out / f"{prefix}{Path(clip).stem}.png"
         fig.savefig(p)
