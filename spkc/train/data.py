@@ -58,6 +58,8 @@ def load_gray_images(directory: str | Path) -> list[np.ndarray]:
     from PIL import Image
 
     d = Path(directory)
+    if not d.is_dir():
+        raise InputError("image directory not found", d)
     files = sorted(p for p in d.iterdir() if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
     if not files:
         raise InputError("no .jpg/.png images found", d)

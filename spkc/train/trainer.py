@@ -339,9 +339,10 @@ def train(cfg: Mapping[str, Any], out: str | Path, resume: bool = False,
                 torch.nn.utils.clip_grad_norm_(params, cfg["grad_clip"])
             opt.step()
             step += 1
-            if not math.isfinite(float(loss)):
-                raise SpkcError(f"training diverged at step {step} (loss {float(loss)})")
-            for k, v in {"loss": float(loss), **{k: float(v) for k, v in stats.items()}}.items():
+            lval = float(loss.detach())
+            if not math.isfinite(lval):
+                raise SpkcError(f"training diverged at step {step} (loss {lval})")
+            for k, v in {"loss": lval, **{k: float(v) for k, v in stats.items()}}.items():
                 acc[k] = acc.get(k, 0.0) + v
             n_acc += 1
             if bar is not None:
