@@ -64,15 +64,16 @@ def make_batch(images: list[np.ndarray], rng: np.random.Generator, batch: int, s
         y0 = rng.integers(margin, h - size - margin)
         x0 = rng.integers(margin, w - size - margin)
         vy, vx = rng.uniform(-0.5, 0.5, 2)
-        ts = np.arange(-L + 1, L + 1)  # scene time is t = 0, the last "before" frame
+        # scene time t = 0; like the pipeline: before = t in [-L, -1], after = t in [1, L]
+        ts = np.arange(-L, L + 1)
         frames = np.stack([img[y0 + int(round(vy * t)): y0 + int(round(vy * t)) + size,
                                x0 + int(round(vx * t)): x0 + int(round(vx * t)) + size]
                            for t in ts])
-        gain = rng.uniform(0.4, 0.9)
+        gain = rng.uniform(0.25, 0.7)  # real clips fire 0.17-0.35 spikes/pixel/frame
         spikes = simulate_if(frames, gain, rng.random((size, size), dtype=np.float32))
-        xs.append(frames[L - 1])
+        xs.append(frames[L])
         sbs.append(spikes[:L])
-        sas.append(spikes[L:])
+        sas.append(spikes[L + 1:])
     f = lambda a: torch.from_numpy(np.ascontiguousarray(np.stack(a)))  # noqa: E731
     return f(xs)[:, None], f(sbs), f(sas)
 

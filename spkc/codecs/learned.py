@@ -100,6 +100,14 @@ class LearnedCodec(SceneCodec):
                              f"from {list(self.qualities)}")
         self.batch_size = max(1, int(batch_size))
 
+    @classmethod
+    def availability(cls) -> tuple[bool, str]:
+        """Runnable when this install ships at least one weights file for the variant."""
+        man = load_manifest()
+        if any(e.get("variant") == cls.variant for e in man.values()):
+            return True, ""
+        return False, f"no learned-{cls.variant}-*.safetensors weights installed in {WEIGHTS_DIR}"
+
     # -- weights ----------------------------------------------------------------------------
     @property
     def weights_name(self) -> str:

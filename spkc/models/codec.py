@@ -514,7 +514,7 @@ class SceneCompressionModel(nn.Module):
             std = table[np.concatenate([ix[n].ravel() for ix in idxs])]
             yc = constriction.stream.stack.AnsCoder()
             yc.encode_reverse(ysym, qg, np.zeros_like(std), std)
-            crc = _symbols_crc(zs[n], ysym)
+            crc = _symbols_crc(h, w, zs[n], ysym)
             out.append({"z": zc.get_compressed().tobytes(), "y": yc.get_compressed().tobytes(),
                         "meta": META.pack(MAGIC, h, w, crc)})
         return out
@@ -571,7 +571,7 @@ class SceneCompressionModel(nn.Module):
             y_hats.append(torch.clamp(mu8 * (2**ACT_FRAC // MEAN_GRID) + sym * 2**ACT_FRAC,
                                       A_MIN, A_MAX).contiguous(memory_format=fmt))
         for n, (_, _, crc) in enumerate(heads):
-            if _symbols_crc(zs[n], np.concatenate(ysyms[n])) != crc:
+            if _symbols_crc(h, w, zs[n], np.concatenate(ysyms[n])) != crc:
                 raise SceneCorruptError("desynchronised or corrupted payload: decoded symbols "
                                         "fail their CRC-32C", scene=n)
         scene = self._synthesize_int(torch.cat(y_hats, 1), h, w)
@@ -595,9 +595,11 @@ def _parse_meta(p: Mapping[str, bytes], n: int) -> tuple[int, int, int]:
     return h, w, crc
 
 
-def _symbols_crc(z_sym: np.ndarray, y_sym: np.ndarray) -> int:
-    return crc32c.crc32c(y_sym.astype("<i2").tobytes(), crc32c.crc32c(
-        (np.asarray(z_sym).astype("<i2")).tobytes()))
+def _symbols_crc(h: int, w: int, z_sym: np.ndarray, y_sym: np.ndarray) -> int:
+    """CRC-32C over the scene shape and all symbols (int16 little-endian, z then y)."""
+    crc = crc32c.crc32c(struct.pack("<HH", h, w))
+    crc = crc32c.crc32c(np.asarray(z_sym).astype("<i2").tobytes(), crc)
+    return crc32c.crc32c(y_sym.astype("<i2").tobytes(), crc)
 
 
 def rd_loss(out: Mapping[str, Any], x: torch.Tensor, lam: float
