@@ -244,3 +244,23 @@ def test_eval_with_ground_truth_and_plot(tiny_clip, tmp_path):
     with pytest.raises(InputError, match="gt-frame"):
         evaluate([tiny_clip], ["raw"], [1], gt=tmp_path, gt_frame=500, frames_per_scene=16,
                  radius=4)
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_eval_reds_with_ground_truth(reds_dir, tmp_path):
+    """The issue's command on the real clip (one codec, one quality to stay short)."""
+    from spkc.cli.main import cli
+
+    clip = reds_dir / "203_part2.dat"
+    res = CliRunner().invoke(cli, [
+        "eval", str(clip), "--gt", str(reds_dir / "203_part2.png"), "--codecs", "jxl",
+        "--qualities", "4", "--out", str(tmp_path), "--quiet"])
+    assert res.exit_code == 0, res.output
+    row = _strict_json(tmp_path / "eval.json")["results"][0]
+    assert set(ROW_FIELDS) <= set(row)
+    assert row["scene_target"] == "gt" and row["affine"] is True
+    assert row["num_frames"] == 301 and (row["height"], row["width"]) == (250, 400)
+    # TFP on this fast motion scores ~22-24 dB against the ground truth (data README)
+    assert 18 < row["scene_psnr"] <= row["scene_psnr_uncoded"] + 1.0 < 30
+    assert row["ratio"] > 10
