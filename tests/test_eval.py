@@ -223,6 +223,17 @@ def test_eval_plumbing_matches_direct_measurement(tiny_clip, tmp_path):
         assert row["file_bytes"] == clip.file_bytes
     assert row["isi_psnr"] == pytest.approx(isi_psnr(dec, raw))
     assert row["firing_rate_psnr"] == pytest.approx(firing_rate_psnr(dec, raw, window=16))
+    assert row["downstream_reconstructor"] == "tfp"
+
+
+def test_downstream_reconstructor_choice(tiny_clip):
+    from spkc.eval import evaluate, evaluate_run
+
+    same = evaluate_run(tiny_clip, "raw", 4, frames_per_scene=16, radius=4, reconstructor="tfi",
+                        downstream="same")
+    assert same["reconstructor"] == same["downstream_reconstructor"] == "tfi"
+    with pytest.raises(InputError, match="downstream"):
+        evaluate([tiny_clip], ["raw"], [1], downstream="spk2img")
 
 
 def test_eval_with_ground_truth_and_plot(tiny_clip, tmp_path):

@@ -39,6 +39,9 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
               help="Anchor codec of the Bjontegaard table ('' for none).")
 @click.option("--rate-window", type=int, default=None,
               help="Frames of the firing-rate map (default: frames per scene).")
+@click.option("--downstream", type=click.Choice(["tfp", "tfi", "same"]), default="tfp",
+              show_default=True,
+              help="Reconstructor of the downstream check (same = the coding reconstructor).")
 @click.option("--height", type=int, default=250, show_default=True, help="Rows of a .dat input.")
 @click.option("--width", type=int, default=400, show_default=True, help="Columns of a .dat input.")
 @click.option("--device", default="cpu", show_default=True, help="torch device.")
@@ -47,7 +50,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--plot", is_flag=True, help="Write RD plots (needs matplotlib).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(clips, gt, gt_frame, codecs, qualities, frames_per_scene, reconstructor, radius,
-             affine, anchor, rate_window, height, width, device, out_dir, plot, quiet):
+             affine, anchor, rate_window, downstream, height, width, device, out_dir, plot, quiet):
     """Evaluate codecs on spike CLIPS: bits, scene PSNR/SSIM, ISI/firing-rate PSNR, BD table."""
     from spkc.eval import evaluate, format_bd_table, format_table, write_outputs
     from spkc.eval.report import format_skipped
@@ -56,7 +59,8 @@ def eval_cmd(clips, gt, gt_frame, codecs, qualities, frames_per_scene, reconstru
     report = evaluate(clips, names, _int_list(qualities, "--qualities"), gt=gt,
                       gt_frame=gt_frame, frames_per_scene=frames_per_scene,
                       reconstructor=reconstructor, radius=radius, affine=affine,
-                      anchor=anchor or None, rate_window=rate_window, height=height,
+                      anchor=anchor or None, rate_window=rate_window, downstream=downstream,
+                      height=height,
                       width=width, device=device, progress=not quiet)
     written = write_outputs(report, out_dir, plot=plot)
     if report.rows:

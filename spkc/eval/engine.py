@@ -10,9 +10,10 @@ A row (see :data:`ROW_FIELDS`) holds
   spikes with the same per-clip scale, before coding. ``scene_psnr`` pools the squared error of
   all scenes (one PSNR over the (K, H, W) stack); ``scene_ssim`` is the mean per-scene SSIM;
 * spike fidelity: ISI-PSNR and firing-rate PSNR of the regenerated against the source spikes;
-* downstream fidelity (SpikeCodec paper, section 5.6): scenes reconstructed with the same
-  reconstructor and layout from the regenerated spikes and from the raw spikes, PSNR between
-  the two (pooled over scenes, both mapped to [0, 1] with the clip's scale);
+* downstream fidelity (SpikeCodec paper, section 5.6): scenes reconstructed with one
+  reconstructor (``downstream``: "tfp" by default, "tfi", or "same" = the coding reconstructor)
+  and the coding layout and radius from the regenerated spikes and from the raw spikes, PSNR
+  between the two (pooled over scenes, both mapped to [0, 1] with the clip's scale);
 * encode seconds (``spkc.compress``) and decode seconds (open + regenerate every frame).
 
 Codecs that cannot run here, or qualities a codec does not have, are reported in ``skipped``
@@ -46,7 +47,7 @@ ROW_FIELDS: tuple[str, ...] = (
     "file_bytes", "payload_bytes", "bits_per_spike_pixel", "bpp_per_scene", "ratio",
     "scene_target", "affine", "scene_psnr", "scene_ssim", "scene_psnr_uncoded",
     "scene_psnr_ref",
-    "isi_psnr", "firing_rate_psnr", "rate_window", "downstream_psnr",
+    "isi_psnr", "firing_rate_psnr", "rate_window", "downstream_reconstructor", "downstream_psnr",
     "encode_seconds", "decode_seconds",
 )
 #: fields that are lists (JSON only; not in the CSV)
@@ -180,7 +181,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
                  gt: np.ndarray | None = None, gt_frame: int = 151,
                  frames_per_scene: int = 32, reconstructor: str | None = None,
                  radius: int | None = None, affine: bool | None = None,
-                 rate_window: int | None = None, height: int = 250, width: int = 400,
+                 rate_window: int | None = None, downstream: str = "tfp",
+                 height: int = 250, width: int = 400,
                  device: str = "cpu", workdir: str | os.PathLike | None = None,
                  keep: str | os.PathLike | None = None,
                  raw_spikes: np.ndarray | None = None) -> dict[str, Any]:
@@ -189,6 +191,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
     the reference scenes). ``affine`` None means "fit when comparing with a ground truth".
     ``rate_window``: frames of the firing-rate map (None: ``frames_per_scene``).
+    ``downstream``: reconstructor of the downstream-fidelity check ("tfp", "tfi", "same").
     ``raw_spikes``: the source (T, H, W) bool if already loaded. ``keep``: path to keep the
     .spkc file at (default: a temporary file, deleted).
     """
@@ -229,7 +232,14 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             ref_rates = reconstruct_scenes(source, recon, frames_per_scene)
         raw = raw_spikes if raw_spikes is not None else read_spikes(src, height, width)
         ref_scenes = _scale(ref_rates, gain, full_scale)
-        dn_scenes = _scale(reconstruct_scenes(_MemorySource(dec), recon, frames_per_scene),
+        if downstream == "same":
+            dn_recon, dn_raw = recon, ref_scenes
+        else:
+            dn_recon = reconstructor_from_config({"name": downstream, "radius": recon.radius})
+            with open_spikes(src, height=height, width=width) as source:
+                dn_raw = _scale(reconstruct_scenes(source, dn_recon, frames_per_scene),
+                                gain, full_scale)
+        dn_scenes = _scale(reconstruct_scenes(_MemorySource(dec), dn_recon, frames_per_scene),
                            gain, full_scale)
 
         use_affine = (gt is not None) if affine is None else bool(affine)
@@ -273,7 +283,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             "isi_psnr": _finite_or_none(isi_psnr(dec, raw)),
             "firing_rate_psnr": _finite_or_none(firing_rate_psnr(dec, raw, window=window)),
             "rate_window": window,
-            "downstream_psnr": _finite_or_none(psnr(dn_scenes, ref_scenes, peak=1.0)),
+            "downstream_reconstructor": dn_recon.name,
+            "downstream_psnr": _finite_or_none(psnr(dn_scenes, dn_raw, peak=1.0)),
             "encode_seconds": float(res.seconds), "decode_seconds": float(decode_seconds),
             "bpp_scenes": [float(b * 8 / (H * W)) for b in scene_bytes],
         }
@@ -311,8 +322,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
              qualities: Sequence[int] | None = None, *, gt: str | os.PathLike | None = None,
              gt_frame: int = 151, frames_per_scene: int = 32, reconstructor: str | None = None,
              radius: int | None = None, affine: bool | None = None, anchor: str | None = "jxl",
-             rate_window: int | None = None, height: int = 250, width: int = 400,
-             device: str = "cpu", progress: bool = False,
+             rate_window: int | None = None, downstream: str = "tfp", height: int = 250,
+             width: int = 400, device: str = "cpu", progress: bool = False,
              on_row: Callable[[dict[str, Any]], None] | None = None) -> EvalReport:
     """Evaluate every clip x codec x quality; returns rows, skipped runs and the BD table.
 
@@ -320,6 +331,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
     """
     from spkc.eval.report import bd_table
 
+    if downstream not in ("tfp", "tfi", "same"):
+        raise InputError(f"downstream reconstructor must be tfp, tfi or same, got {downstream!r}")
     clips = [Path(c) for c in clips]
     if not clips:
         raise InputError("no clips to evaluate")
@@ -336,6 +349,7 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
         "gt": None if gt is None else str(gt), "gt_frame": int(gt_frame),
         "frames_per_scene": int(frames_per_scene), "reconstructor": reconstructor,
         "radius": radius, "affine": affine, "anchor": anchor, "rate_window": rate_window,
+        "downstream": downstream,
         "height": height, "width": width, "device": device,
     })
     bar = None
@@ -358,7 +372,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
                     row = evaluate_run(c, codec, q, gt=g, gt_frame=gt_frame,
                                        frames_per_scene=frames_per_scene,
                                        reconstructor=reconstructor, radius=radius,
-                                       affine=affine, rate_window=rate_window, height=height,
+                                       affine=affine, rate_window=rate_window,
+                                       downstream=downstream, height=height,
                                        width=width, device=device, raw_spikes=raw)
                 except (CodecUnavailableError, MissingWeightsError, UnknownCodecError) as exc:
                     # e.g. missing learned weights: reported, never dropped silently
