@@ -83,7 +83,7 @@ class VerifyReport:
                  f"  index: {self.index_status}",
                  f"  scenes: {self.num_scenes}, frames: {self.num_frames}, "
                  f"damaged scenes: {len(self.damaged_scenes)}"]
-        lines += [f"  scene {k}: {why}" for k, why in self.damaged_scenes]
+        lines += [f"  {why}" for _, why in self.damaged_scenes]  # each reason names its scene
         lines += [f"  problem: {p}" for p in self.problems]
         return "\n".join(lines)
 
