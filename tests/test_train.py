@@ -65,6 +65,8 @@ def test_dataset_contents(tiny_data):
     # the rate target is what the simulator was driven with: (gain*scene + dark)/threshold
     th, gain, dark = ds.params[0, :3]
     np.testing.assert_allclose(rate, np.clip((gain * scene + dark) / th, 0, 1), atol=1e-5)
+    both = SpikeDataset([tiny_data, tiny_data])
+    assert len(both) == 24 and np.array_equal(both.rate[12:], ds.rate)
     w, r, s = ds.batch(np.random.default_rng(0), 3, 16)
     assert w.shape == (3, 9, 16, 16) and r.shape == s.shape == (3, 1, 16, 16)
     assert set(np.unique(w.numpy())) <= {0.0, 1.0}

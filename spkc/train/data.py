@@ -253,9 +253,22 @@ class SpikeDataset:
     scene (n, 1, p, p)); augmentation: flips and 90-degree rotations.
     """
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path | list[str | Path]) -> None:
         import h5py
 
+        if isinstance(path, (list, tuple)):
+            # several files: clips concatenated (same radius required)
+            parts = [SpikeDataset(p) for p in path]
+            if not parts:
+                raise InputError("empty list of training data files")
+            if len({p.radius for p in parts}) != 1 or len({p.rate.shape[1:] for p in parts}) != 1:
+                raise InputError("training data files differ in radius or clip size",
+                                 parts[0].path)
+            self.path = parts[0].path
+            self.radius = parts[0].radius
+            for name in ("spikes", "rate", "scene", "params"):
+                setattr(self, name, np.concatenate([getattr(p, name) for p in parts]))
+            return
         path = Path(path)
         try:
             with h5py.File(path, "r") as f:
