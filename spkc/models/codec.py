@@ -529,6 +529,8 @@ class SceneCompressionModel(nn.Module):
         if int(self.z_freq.sum()) == 0:
             self.update_tables()
         dev = torch.device(device)
+        if len(payloads) == 0:
+            raise InputError("decompress: no payloads given")
         heads = [_parse_meta(p, n) for n, p in enumerate(payloads)]
         if len({(h, w) for h, w, _ in heads}) > 1:
             raise InputError("decompress: all scenes of one batch must have the same shape")
