@@ -9,7 +9,11 @@ included) and converts to spike frames/s with ``--frames-per-scene``; in the sam
 ratios (learned frames/s / zstd frames/s). ``--time-paper`` also times the paper configuration
 with random weights (slow on CPU).
 
-    python tools/bench_learned.py [--dat ../shared/data/reds-spikes/203_part2.dat]
+``--rd`` adds an image-codec rate-distortion table on the REDS ground-truth scenes (the PNGs
+beside the .dat): bpp and PSNR of ``learned`` / ``baseline`` q1..q4 (spike context from the
+.dat around frame 151) and of ``jxl`` at its quality levels, coding the same image.
+
+    python tools/bench_learned.py [--dat ../shared/data/reds-spikes/203_part2.dat] [--rd]
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--time-paper", action="store_true")
+    ap.add_argument("--rd", action="store_true", help="RD table on the ground-truth PNGs")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     H, W, L = 250, 400, LearnedCodec.wants_spike_context
@@ -124,6 +129,39 @@ def main() -> None:
             print(f"{config:8} {cls.name:9} {params:>10,} {gf:>7.2f} {enc * 1e3:>8.1f} "
                   f"{dec * 1e3:>8.1f} {efps:>10,.0f} {dfps:>10,.0f} {efps / zfps_enc:>9.2f} "
                   f"{dfps / zfps_dec:>9.2f} {bpp:>6.3f}" + ("" if have else "  (random w.)"))
+    if args.rd:
+        rd_table(args.dat.parent, L)
+
+
+def rd_table(folder: Path, L: int) -> None:
+    """bpp / PSNR of learned, baseline and jxl coding the REDS ground-truth scenes."""
+    from PIL import Image
+
+    from spkc.codecs import get_codec
+
+    print("\nRD on ground-truth scenes (image codec alone; PSNR peak 1)")
+    rows: dict[tuple[str, int], list[tuple[float, float]]] = {}
+    for png in sorted(folder.glob("*.png")):
+        gt = np.asarray(Image.open(png).convert("L"), np.float32)[None] / 255.0
+        H, W = gt.shape[1:]
+        dat = png.with_suffix(".dat")
+        sp = read_dat(dat, H, W, start=151 - L, count=2 * L + 1) if dat.is_file() else \
+            np.zeros((2 * L + 1, H, W), bool)
+        ctx = EncodeContext(spikes_before=[sp[:L]], spikes_after=[sp[L + 1:]])
+        jobs = [("learned", q) for q in (1, 2, 3, 4)] + [("baseline", q) for q in (1, 2, 3, 4)]
+        jobs += [("jxl", q) for q in (1, 2, 3, 4, 5, 6)]
+        for name, q in jobs:
+            codec = get_codec(name, quality=q)
+            p = codec.encode(gt, ctx if codec.wants_spike_context else None)
+            out = codec.decode(p, (H, W))
+            bpp = 8 * sum(len(v) for v in p[0].values()) / (H * W)
+            psnr = 10 * np.log10(1 / np.mean((out - gt) ** 2))
+            rows.setdefault((name, q), []).append((bpp, psnr))
+    n = len(next(iter(rows.values()))) if rows else 0
+    print(f"{'codec':9} {'q':>2} {'bpp':>7} {'PSNR dB':>8}   (mean over {n} scenes)")
+    for (name, q), v in rows.items():
+        a = np.mean(v, axis=0)
+        print(f"{name:9} {q:>2} {a[0]:>7.3f} {a[1]:>8.2f}")
 
 
 if __name__ == "__main__":
