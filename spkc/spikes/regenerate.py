@@ -3,13 +3,15 @@
 Everything after the decoded scenes is integer arithmetic, so numpy and torch, CPU and GPU give
 the same spikes bit for bit, and a segment of frames depends only on the scenes next to it:
 
-* luminance ``L = rint(scene * 65535)`` (int64, 0..65535);
-* per-frame drive ``((L_a*(D-d) + L_b*d) * G) // D`` between the centres of the two scenes around
-  the frame (``interpolation="linear"``) or ``L_k * G`` (``"hold"``), clipped to ``THETA - 1``;
-* threshold ``THETA = 65535 * 65536``: a pixel with ``L = 65535`` fires ``G / 65536``
-  spikes/frame;
+* luminance ``L = rint(scene * 65535)`` (0..65535);
+* blend weight ``w = (d << 15) // D`` between the two scene times around a frame
+  (``interpolation="linear"``; ``w = 0`` for ``"hold"``), luminance
+  ``l = L_a + (((L_b - L_a) * w) >> 15)``;
+* drive ``l * G`` added to a 32-bit accumulator; a spike fires when it carries past
+  ``THETA = 2**32`` (soft reset keeps the remainder, hard reset zeroes it). A pixel at full
+  luminance fires ``65535 * G / 2**32`` spikes/frame;
 * at the first frame of every scene segment the accumulator restarts from a hashed phase
-  ``phase(seed, k, pixel)`` in ``[0, THETA)``, so random access never needs earlier scenes.
+  ``phase(seed, k, pixel)``, so random access never needs earlier scenes.
 """
 
 from __future__ import annotations
@@ -22,8 +24,10 @@ import numpy as np
 
 from spkc.errors import InputError
 
-THETA = 65535 * 65536
+THETA = 1 << 32
 LUMA_MAX = 65535
+#: blend weights are fixed point with this many fractional bits
+WEIGHT_BITS = 15
 _M64 = np.uint64(0xFFFFFFFFFFFFFFFF)
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -34,8 +38,8 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 class RegenParams:
     """Regeneration parameters stored in the file header (``Header.regen``).
 
-    gain_q16: spikes/frame at full luminance, times 65536 (1..65536).
-    reset: "soft" (subtract THETA) or "hard" (to 0) after a spike.
+    gain_q16: G, 1..65536; full luminance fires 65535 * G / 2**32 spikes/frame.
+    reset: "soft" (keep the remainder) or "hard" (to 0) after a spike.
     interpolation: "linear" between scene centres, or "hold" (constant per segment).
     seed: seeds the per-segment start phases.
     """
@@ -59,7 +63,7 @@ class RegenParams:
     @property
     def rate_scale(self) -> float:
         """Spikes/frame of a pixel at luminance 1.0."""
-        return self.gain_q16 / 65536.0
+        return LUMA_MAX * self.gain_q16 / THETA
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": 1, "gain_q16": int(self.gain_q16), "reset": self.reset,
@@ -76,7 +80,7 @@ class RegenParams:
     @classmethod
     def for_rate_scale(cls, rate_scale: float, **kw: Any) -> RegenParams:
         """Params whose full-scale luminance fires ``rate_scale`` spikes/frame."""
-        return cls(gain_q16=int(np.clip(round(rate_scale * 65536), 1, 65536)), **kw)
+        return cls(gain_q16=int(np.clip(round(rate_scale * THETA / LUMA_MAX), 1, 65536)), **kw)
 
 
 def luminance_q16(scene: np.ndarray) -> np.ndarray:
@@ -86,10 +90,10 @@ def luminance_q16(scene: np.ndarray) -> np.ndarray:
 
 
 def segment_phase(seed: int, scene: int, height: int, width: int) -> np.ndarray:
-    """Start accumulator of every pixel for the segment of ``scene``: (H, W) int64 in [0, THETA).
+    """Start accumulator of every pixel for the segment of ``scene``: (H, W) int64 in [0, 2**32).
 
-    splitmix64 of ``seed*GOLDEN + scene*MIX1 + pixel*MIX2`` (mod 2**64, pixel = row*W + col),
-    then ``((z >> 32) * THETA) >> 32``.
+    The upper 32 bits of splitmix64(``seed*GOLDEN + scene*MIX1 + pixel*MIX2`` mod 2**64),
+    pixel = row*W + col.
     """
     with np.errstate(over="ignore"):
         p = np.arange(height * width, dtype=np.uint64)
@@ -97,7 +101,7 @@ def segment_phase(seed: int, scene: int, height: int, width: int) -> np.ndarray:
         z = (z ^ (z >> np.uint64(30))) * _MIX1
         z = (z ^ (z >> np.uint64(27))) * _MIX2
         z = z ^ (z >> np.uint64(31))
-        phase = ((z >> np.uint64(32)) * np.uint64(THETA)) >> np.uint64(32)
+        phase = z >> np.uint64(32)
     return phase.astype(np.int64).reshape(height, width)
 
 
@@ -107,18 +111,19 @@ def scene_centres2(firsts: np.ndarray, counts: np.ndarray) -> np.ndarray:
 
 
 def drive_weights(frames: np.ndarray, k: int, centres2: np.ndarray,
-                  interpolation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """For frames of segment k: indices (a, b) of the scenes to blend and integer weights (d, D).
+                  interpolation: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For frames of segment k: scenes (a, b) to blend and the fixed-point weight w of b.
 
-    drive = ((L_a*(D-d) + L_b*d) * G) // D. Before the first / after the last centre the end
-    scene is held (a == b, d = 0, D = 1).
+    ``w = (d << 15) // D`` with ``d`` the doubled distance from scene a's time and ``D`` the
+    doubled distance between the two scene times. Before the first / after the last scene
+    time the end scene is held (a == b, w = 0).
     """
     n = len(frames)
     K = len(centres2)
     t2 = 2 * np.asarray(frames, np.int64)
     if interpolation == "hold" or K == 1:
         a = np.full(n, k, np.int64)
-        return a, a.copy(), np.zeros(n, np.int64), np.ones(n, np.int64)
+        return a, a.copy(), np.zeros(n, np.int64)
     before = t2 < centres2[k]
     a = np.where(before, k - 1, k)
     b = a + 1
@@ -127,82 +132,88 @@ def drive_weights(frames: np.ndarray, k: int, centres2: np.ndarray,
     b = np.where(hold, a, np.clip(b, 0, K - 1))
     D = np.where(hold, 1, centres2[b] - centres2[a])
     d = np.where(hold, 0, t2 - centres2[a])
-    return a, b, d, D
+    return a, b, (d << WEIGHT_BITS) // D
+
+
+def _blend_plan(frames, k, centres2, interpolation):
+    a, b, w = drive_weights(frames, k, centres2, interpolation)
+    return [(int(a[i]), int(b[i]), int(w[i])) for i in range(len(frames))]
 
 
 def regenerate_segment(k: int, frames: np.ndarray, luma: Callable[[int], np.ndarray],
                        centres2: np.ndarray, params: RegenParams) -> np.ndarray:
     """Spikes of the frames of segment k, numpy: (n, H, W) bool.
 
-    ``frames``: absolute frame numbers of the whole segment k (the accumulator starts at its
-    first frame); ``luma(j)``: int64 luminance (H, W) of scene j (from :func:`luminance_q16`).
+    ``frames``: consecutive absolute frame numbers starting at the first frame of segment k
+    (the accumulator starts there); ``luma(j)``: luminance (H, W) of scene j, integers 0..65535
+    (from :func:`luminance_q16`).
     """
-    a, b, d, D = drive_weights(frames, k, centres2, params.interpolation)
-    La = np.stack([luma(int(j)) for j in a])
-    Lb = np.stack([luma(int(j)) for j in b])
-    w_b = d[:, None, None]
-    w_a = (D - d)[:, None, None]
-    drive = ((La * w_a + Lb * w_b) * np.int64(params.gain_q16)) // D[:, None, None]
-    np.minimum(drive, THETA - 1, out=drive)
-    H, W = La.shape[1:]
-    acc0 = segment_phase(params.seed, k, H, W)
-    if params.reset == "soft":
-        # one spike at most per frame (drive < THETA) makes the sequential soft reset equal to
-        # counting threshold crossings of the running sum
-        c = np.cumsum(drive, axis=0) + acc0
-        q = c // THETA
-        prev = np.concatenate([np.zeros((1, H, W), np.int64), q[:-1]])
-        return q > prev
-    out = np.empty(drive.shape, bool)
-    acc = acc0.copy()
-    for i in range(len(drive)):  # hard reset is inherently sequential in time
-        acc += drive[i]
-        fired = acc >= THETA
-        out[i] = fired
-        acc[fired] = 0
+    plan = _blend_plan(frames, k, centres2, params.interpolation)
+    L0 = luma(k)
+    H, W = L0.shape
+    out = np.empty((len(plan), H, W), bool)
+    # 32-bit wrap-around arithmetic: a spike is a carry out of the accumulator
+    acc = segment_phase(params.seed, k, H, W).astype(np.uint32)
+    gain = np.uint32(params.gain_q16)
+    cache: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+    lum = np.empty((H, W), np.int32)
+    drive = np.empty((H, W), np.uint32)
+    for i, (a, b, w) in enumerate(plan):
+        if (a, b) not in cache:
+            La = np.asarray(luma(a)).astype(np.int32)
+            cache[(a, b)] = (La, np.asarray(luma(b)).astype(np.int32) - La)
+        La, dL = cache[(a, b)]
+        # |dL| * w < 2**31: no int32 overflow
+        np.multiply(dL, np.int32(w), out=lum)
+        np.right_shift(lum, WEIGHT_BITS, out=lum)
+        np.add(lum, La, out=lum)
+        np.multiply(lum.view(np.uint32), gain, out=drive)
+        np.add(acc, drive, out=acc)
+        fired = np.less(acc, drive, out=out[i])
+        if params.reset == "hard":
+            acc[fired] = 0
     return out
 
 
 def regenerate_segment_torch(k: int, frames: np.ndarray, luma: Callable[[int], Any],
                              centres2: np.ndarray, params: RegenParams, device: str = "cpu"):
-    """Torch twin of :func:`regenerate_segment` (int64 on ``device``): (n, H, W) bool tensor.
+    """Torch twin of :func:`regenerate_segment`: (n, H, W) bool tensor on ``device``.
 
-    ``luma(j)`` returns an int64 tensor (H, W) on ``device``. Integer-only, hence identical to
-    the numpy result on any device.
+    ``luma(j)`` returns an integer tensor (H, W). int64 arithmetic with an explicit carry test,
+    hence identical to the numpy result on any device.
     """
     import torch
 
-    a, b, d, D = drive_weights(frames, k, centres2, params.interpolation)
-    La = torch.stack([luma(int(j)) for j in a])
-    Lb = torch.stack([luma(int(j)) for j in b])
-    dt = torch.as_tensor(d, device=device)[:, None, None]
-    Dt = torch.as_tensor(D, device=device)[:, None, None]
-    drive = torch.div((La * (Dt - dt) + Lb * dt) * int(params.gain_q16), Dt,
-                      rounding_mode="floor")
-    drive = torch.clamp(drive, max=THETA - 1)
-    H, W = La.shape[1:]
-    acc0 = torch.as_tensor(segment_phase(params.seed, k, H, W), device=device)
-    if params.reset == "soft":
-        q = torch.div(torch.cumsum(drive, dim=0) + acc0, THETA, rounding_mode="floor")
-        prev = torch.cat([torch.zeros_like(q[:1]), q[:-1]])
-        return q > prev
-    out = torch.empty(drive.shape, dtype=torch.bool, device=device)
-    acc = acc0.clone()
-    for i in range(drive.shape[0]):
-        acc += drive[i]
+    plan = _blend_plan(frames, k, centres2, params.interpolation)
+    L0 = luma(k)
+    H, W = L0.shape
+    out = torch.empty((len(plan), H, W), dtype=torch.bool, device=device)
+    acc = torch.as_tensor(segment_phase(params.seed, k, H, W), device=device)
+    cache: dict[tuple[int, int], tuple[Any, Any]] = {}
+    for i, (a, b, w) in enumerate(plan):
+        if (a, b) not in cache:
+            La = luma(a).to(torch.int64)
+            cache[(a, b)] = (La, luma(b).to(torch.int64) - La)
+        La, dL = cache[(a, b)]
+        lum = La + torch.bitwise_right_shift(dL * w, WEIGHT_BITS)
+        acc = acc + lum * params.gain_q16
         fired = acc >= THETA
         out[i] = fired
-        acc[fired] = 0
+        if params.reset == "hard":
+            acc = torch.where(fired, torch.zeros_like(acc), acc)
+        else:
+            acc = acc - fired.to(torch.int64) * THETA
     return out
 
 
 def interpolated_luminance(frame: int, k: int, luma: Callable[[int], np.ndarray],
                            centres2: np.ndarray, interpolation: str) -> np.ndarray:
     """The luminance driving frame ``frame`` of segment k, float32 (H, W) in [0, 1]."""
-    a, b, d, D = drive_weights(np.array([frame]), k, centres2, interpolation)
-    La, Lb = luma(int(a[0])), luma(int(b[0]))
-    num = La * (D[0] - d[0]) + Lb * d[0]
-    return (num.astype(np.float64) / (D[0] * LUMA_MAX)).astype(np.float32)
+    a, b, w = drive_weights(np.array([frame]), k, centres2, interpolation)
+    La = np.asarray(luma(int(a[0]))).astype(np.int64)
+    Lb = np.asarray(luma(int(b[0]))).astype(np.int64)
+    lum = La + (((Lb - La) * int(w[0])) >> WEIGHT_BITS)
+    return (lum / LUMA_MAX).astype(np.float32)
 
 
 def regenerate(scenes: np.ndarray, frames_per_scene: int, num_frames: int,
