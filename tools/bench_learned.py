@@ -57,11 +57,13 @@ def best_time(fn, repeat: int) -> float:
     return min(ts)
 
 
-def gflop(model: SceneCompressionModel, h: int, w: int, L: int) -> float:
-    x = torch.rand(1, 1, h, w)
-    s = (torch.rand(1, L, h, w) < 0.2).float()
+def gflop(config: str, attention: str | None, h: int, w: int, L: int) -> float:
+    """GFLOP of one forward on a (1,1,h,w) scene, counted on the meta device (no compute)."""
+    model = SceneCompressionModel(config, attention).to("meta").train()
+    x = torch.empty(1, 1, h, w, device="meta")
+    s = torch.empty(1, L, h, w, device="meta")
     with FlopCounterMode(display=False) as fc, torch.no_grad():
-        model.eval()(x, s, s)
+        model(x, s, s)
     return fc.get_total_flops() / 1e9
 
 
@@ -106,7 +108,7 @@ def main() -> None:
     for config in ("compact", "paper"):
         for cls in (LearnedCodec, BaselineCodec):
             model = SceneCompressionModel(config, cls.attention)
-            params, gf = count_parameters(model), gflop(model, H, W, L)
+            params, gf = count_parameters(model), gflop(config, cls.attention, H, W, L)
             codec = cls(quality=args.quality, config=config, batch_size=args.batch)
             timing = "-"
             try:
