@@ -267,9 +267,8 @@ class Clip:
         """Check every chunk's checksum and (``decode=True``) that every scene decodes."""
         report = self._reader.verify()
         bad: dict[int, str] = {}
-        for item in getattr(report, "bad_scenes", []) or []:
-            k = getattr(item, "scene", item if isinstance(item, int) else None)
-            bad[int(k)] = str(getattr(item, "reason", item))
+        for k, reason in report.damaged_scenes:
+            bad[int(k)] = str(reason)
         if decode:
             for k in range(self.num_scenes):
                 if k in bad:
