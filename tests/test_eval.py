@@ -245,13 +245,14 @@ def test_eval_with_ground_truth_and_plot(tiny_clip, tmp_path):
 
     gt = synthetic_intensity(1, 24, 32, seed=3, start=20)[0]
     Image.fromarray((gt * 255).round().astype(np.uint8)).save(tmp_path / "tiny.png")
-    rep = evaluate([tiny_clip], ["raw"], [1, 3], gt=tmp_path, gt_frame=20,
-                   frames_per_scene=16, radius=4, anchor="raw")
+    rep = evaluate([tiny_clip], ["raw", "jxl"], [1, 3], gt=tmp_path, gt_frame=20,
+                   frames_per_scene=16, radius=4, anchor="jxl")
     assert {r["scene_target"] for r in rep.rows} == {"gt"}
     assert all(r["affine"] is True and r["scene_psnr_uncoded"] is not None for r in rep.rows)
     written = write_outputs(rep, tmp_path / "o", plot=True)
     assert (tmp_path / "o" / "rd_tiny.png").is_file()
     assert _strict_json(written["json"])["plots"]
+    assert {e["metric"] for e in rep.bd} == {"scene_psnr", "scene_psnr_ref"}
     with pytest.raises(InputError, match="gt-frame"):
         evaluate([tiny_clip], ["raw"], [1], gt=tmp_path, gt_frame=500, frames_per_scene=16,
                  radius=4)

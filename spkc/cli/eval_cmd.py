@@ -70,8 +70,8 @@ def eval_cmd(clips, gt, gt_frame, codecs, qualities, frames_per_scene, reconstru
     if report.skipped:
         click.echo(format_skipped(report.skipped))
     if report.bd:
-        click.echo(f"\nBjontegaard deltas vs {anchor} (metric: scene PSNR, rate: bits per "
-                   "spike-pixel)")
+        click.echo(f"\nBjontegaard deltas vs {anchor} (rate: bits per spike-pixel; "
+                   "scene_psnr_ref = against the uncoded scenes)")
         click.echo(format_bd_table(report.bd))
     click.echo("\nwrote " + ", ".join(str(p) for p in written.values()))
 

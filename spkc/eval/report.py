@@ -165,8 +165,8 @@ def format_table(rows: Sequence[dict[str, Any]], markdown: bool = False) -> str:
 
 def format_bd_table(bd: Sequence[dict[str, Any]], markdown: bool = False) -> str:
     """The BD table as text (or Markdown)."""
-    header = ["clip", "codec", "anchor", "BD-rate %", "BD-PSNR dB", "note"]
-    body = [[e["clip"], e["codec"], e["anchor"], _fmt(e["bd_rate"], "+.1f"),
+    header = ["clip", "codec", "anchor", "metric", "BD-rate %", "BD-PSNR dB", "note"]
+    body = [[e["clip"], e["codec"], e["anchor"], e["metric"], _fmt(e["bd_rate"], "+.1f"),
              _fmt(e["bd_psnr"], "+.2f"), e.get("note", "")] for e in bd]
     return _render(header, body, markdown)
 
