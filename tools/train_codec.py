@@ -111,6 +111,7 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=96)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (0: none)")
     ap.add_argument("--spike-len", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--seed", type=int, default=0)
@@ -141,7 +142,8 @@ def main() -> None:
         loss, logs = rd_loss(out, x, lam)
         opt.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        if args.clip > 0:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
         opt.step()
         step += 1
         hist.append(logs)
@@ -158,7 +160,8 @@ def main() -> None:
     res = {"out": str(args.out), "config": args.config, "attention": args.attention,
            "quality": args.quality, "lambda": lam, "init": str(args.init) if args.init else None,
            "steps": step, "train_seconds": round(train_s, 1), "batch": args.batch,
-           "crop": args.crop, "lr": args.lr, "spike_len": args.spike_len, "seed": args.seed,
+           "crop": args.crop, "lr": args.lr, "clip": args.clip, "spike_len": args.spike_len,
+           "seed": args.seed,
            "device": f"cpu ({platform.processor() or platform.machine()}, "
                      f"{args.threads} thread(s))",
            **evaluate(shipped, val, args.spike_len)}
@@ -168,7 +171,8 @@ def main() -> None:
             f.write(f"\n## codec stage I: {args.out.name}\n\n```\n"
                     f"python tools/train_codec.py --quality {args.quality} --attention "
                     f"{args.attention} --config {args.config} --minutes {args.minutes} "
-                    f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --seed {args.seed}"
+                    f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --clip {args.clip} "
+                    f"--seed {args.seed}"
                     + (f" --init {args.init}" if args.init else "") + f" --out {args.out}\n```\n\n"
                     + "".join(f"- {k}: {v}\n" for k, v in res.items()))
 
