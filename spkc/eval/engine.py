@@ -313,8 +313,7 @@ def _affine(test: np.ndarray, ref: np.ndarray) -> np.ndarray:
 
 def _scene_payload_bytes(clip, num_scenes: int) -> list[int]:
     """Payload bytes of every scene (all named bitstreams together), from the container."""
-    reader = clip._reader  # the Clip's own open reader: no second file handle
-    return [sum(len(v) for v in reader.scene_payloads(k).values()) for k in range(num_scenes)]
+    return [clip.scene_payload_bytes(k) for k in range(num_scenes)]
 
 
 # -- many runs ---------------------------------------------------------------------------------

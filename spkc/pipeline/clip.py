@@ -120,6 +120,11 @@ class Clip:
         T, H, W = self.shape
         return (T * H * W / 8) / max(self.file_bytes, 1)
 
+    def scene_payload_bytes(self, k: int) -> int:
+        """Bytes of scene k's codec payloads (all named bitstreams), without decoding it."""
+        self._check_scene(k)
+        return sum(len(v) for v in self._reader.scene_payloads(k).values())
+
     def __repr__(self) -> str:
         T, H, W = self.shape
         return (f"<spkc.Clip {Path(self.path).name!r} {T}x{H}x{W} frames, {self.num_scenes} "
