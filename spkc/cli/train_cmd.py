@@ -30,10 +30,13 @@ def train_group() -> None:
               help="Rendered sub-frame time steps per frame (motion blur).")
 @click.option("--max-speed", default=2.0, show_default=True, type=float,
               help="Camera speed limit, pixels/frame.")
+@click.option("--zoom", nargs=2, type=float, default=(0.6, 1.6), show_default=True,
+              help="Range of image pixels per output pixel (above 1: finer texture).")
 @click.option("--bsds", default=None, type=click.Path(file_okay=False),
               help="BSDS500 directory (default ../shared/data/bsds500).")
 def make_data(output: str, num_clips: int, seed: int, split: str, size: int, radius: int,
-              substeps: int, max_speed: float, bsds: str | None) -> None:
+              substeps: int, max_speed: float, zoom: tuple[float, float],
+              bsds: str | None) -> None:
     """Render moving-image clips, simulate spikes, write them to OUTPUT (HDF5)."""
     from tqdm import tqdm
 
@@ -42,7 +45,7 @@ def make_data(output: str, num_clips: int, seed: int, split: str, size: int, rad
     if size < 16 or radius < 1 or substeps < 1:
         raise InputError("need --size >= 16, --radius >= 1, --substeps >= 1")
     cfg = GenConfig(height=size, width=size, radius=radius, substeps=substeps,
-                    max_speed=max_speed)
+                    max_speed=max_speed, zoom_range=tuple(zoom))
     with tqdm(total=num_clips, desc="clips", dynamic_ncols=True) as bar:
         stats = make_dataset(output, num_clips, seed=seed, split=split, cfg=cfg,
                              bsds_dir=bsds, progress=lambda i: bar.update(1))
@@ -94,6 +97,7 @@ def export_recon(run_dir: str, output: str, note: str) -> None:
     net = load_reconstruction_net(src)
     out = Path(output)
     save_reconstruction_net(net, out, {"source": str(src), "note": note}, half=True)
+    out.chmod(0o644)  # safetensors writes 0600; shipped package data must be world-readable
     shipped = load_reconstruction_net(out)
     val = validate_recon(shipped, None, next(shipped.parameters()).device)
     side = {"file": out.name, "sha256": sha256_file(out), "config": shipped.cfg,

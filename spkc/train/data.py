@@ -51,6 +51,7 @@ class GenConfig:
     max_speed: float = 2.0       # camera pan, px/frame
     max_object_speed: float = 3.0
     rate_range: tuple[float, float] = (0.25, 0.85)  # firing rate of luminance 1, spikes/frame
+    zoom_range: tuple[float, float] = (0.6, 1.6)  # image px per output px (>1: finer detail)
 
 
 def load_gray_images(directory: str | Path) -> list[np.ndarray]:
@@ -135,7 +136,7 @@ def render_clip(rng: np.random.Generator, images: list[np.ndarray], cfg: GenConf
     # sub-step times relative to the middle of the centre frame, frame-major
     times = (np.arange(n_frames * s) + 0.5) / s - (cfg.radius + 0.5)
     bg = images[rng.integers(len(images))]
-    zoom = rng.uniform(0.6, 1.6)
+    zoom = rng.uniform(*cfg.zoom_range)
     theta, speed = _trajectory(rng, times, cfg.max_speed, hw, bg.shape, zoom)
     lum = _sample(bg, theta, hw)
     for _ in range(int(rng.integers(0, cfg.max_objects + 1))):
