@@ -7,12 +7,9 @@ import os
 import subprocess
 import sys
 
-import pytest
-
 from spkc.train.data import GenConfig, make_dataset
 
 
-@pytest.mark.slow
 def test_ddp_gloo_two_processes(tmp_path):
     import numpy as np
     from PIL import Image
