@@ -12,6 +12,8 @@ from __future__ import annotations
 import argparse
 import time
 
+import torch
+
 from spkc.codecs.reconstructors import LearnedReconstructor
 from spkc.models.reconstruction import count_flops, param_count
 from spkc.train.validate import baselines, load_reds, validate
@@ -30,13 +32,14 @@ def main() -> None:
     for name, res in baselines(a.reds).items():
         rows[name] = res
     rec = LearnedReconstructor(config=a.config, weights=a.weights)
+    net = rec.net  # load before timing
     t0 = time.perf_counter()
     rows["learned"] = validate(rec.reconstruct, rec.radius, a.reds)
     dt = time.perf_counter() - t0
-    net = rec.net
     print(f"learned: {rec.weights_path.name} sha256 {rec.sha256[:16]}..., "
           f"{param_count(net)} params, {count_flops(net) / 1e9:.2f} GFLOP/250x400 scene, "
-          f"{dt / max(len(rows['learned']) - 1, 1):.2f} s/scene on CPU")
+          f"{dt / max(len(rows['learned']) - 1, 1):.2f} s/scene on CPU "
+          f"({torch.get_num_threads()} threads, machine shared)")
     clips = [k for k in rows["learned"] if k != "mean"]
     print(f"{'reconstructor':>14} " + " ".join(f"{c:>10}" for c in clips) + f" {'mean':>8}")
     best_tfp = max((k for k in rows if k.startswith("tfp")), key=lambda k: rows[k]["mean"])
