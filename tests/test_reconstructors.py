@@ -55,7 +55,7 @@ def test_tfi_no_spikes_and_one_sided():
     win[0, 7, 0, 2] = True  # only a spike after it
     out = tfi_from_windows(win, 4)
     assert np.isfinite(out).all()
-    assert out[0, 0, 0] == pytest.approx(1 / 9)  # no spike at all
+    assert out[0, 0, 0] == pytest.approx(1 / 10)  # no spike at all: frames -1 and 9
     assert out[0, 0, 1] == pytest.approx(1 / (9 - 2))  # bounded by the window's end
     assert out[0, 0, 2] == pytest.approx(1 / (7 + 1))  # bounded by the window's start
 

@@ -98,25 +98,14 @@ class TfpReconstructor(Reconstructor):
 def tfi_from_windows(windows: np.ndarray, centre: int) -> np.ndarray:
     """1 / ISI spanning frame ``centre`` of (N, T, H, W) bool windows, in spikes/frame.
 
-    The interval is from the last spike at or before ``centre`` to the first spike after it.
-    Where one side has no spike in the window, the interval is bounded by the window edge
-    (an upper bound on the rate, so it stays finite); pixels with no spike at all get
-    1 / T (at most one spike could hide outside the window's reach).
+    One convention with :func:`spkc.spikes.tfi` and the ISI maps of the metrics: the interval
+    runs from the last spike at or before ``centre`` to the first spike after it; a missing
+    side counts as a spike just outside the window (frame -1 or T), so a pixel with no spike
+    gets 1 / (T + 1).
     """
-    n, t, h, w = windows.shape
-    idx = np.arange(t, dtype=np.int32)[None, :, None, None]
-    before = np.where(windows[:, : centre + 1], idx[:, : centre + 1], -1).max(axis=1)
-    after = np.where(windows[:, centre + 1 :], idx[:, centre + 1 :], t + 10**6).min(axis=1)
-    has_b = before >= 0
-    has_a = after < t
-    # missing side: extend to the window edge (one frame beyond it)
-    b = np.where(has_b, before, -1)
-    a = np.where(has_a, after, t)
-    isi = (a - b).astype(np.float32)
-    rate = 1.0 / isi
-    none = ~has_b & ~has_a
-    rate[none] = 1.0 / t
-    return rate.astype(np.float32)
+    from spkc.spikes import tfi_windows
+
+    return tfi_windows(windows, centre)
 
 
 class TfiReconstructor(Reconstructor):

@@ -123,8 +123,8 @@ def tfp_windows(windows: np.ndarray) -> np.ndarray:
     return w.mean(axis=1, dtype=np.float32)
 
 
-def tfi_windows(windows: np.ndarray) -> np.ndarray:
-    """Batched TFI at the centre frame L//2 of each window: (N, L, H, W) -> (N, H, W) float32.
+def tfi_windows(windows: np.ndarray, centre: int | None = None) -> np.ndarray:
+    """Batched TFI at frame ``centre`` (default L//2) of each window: (N, L, H, W) -> (N, H, W).
 
     The edges are the window's edges (frame -1 and L of the window count as spikes)."""
     w = np.asarray(windows)
@@ -132,4 +132,7 @@ def tfi_windows(windows: np.ndarray) -> np.ndarray:
         raise InputError(f"windows must be (N, L, H, W) with L >= 1, got shape {w.shape}")
     w = w if w.dtype == np.bool_ else w != 0
     # Put L first so _tfi_at treats (N, H, W) as the pixel axes.
-    return _tfi_at(np.moveaxis(w, 1, 0), w.shape[1] // 2)
+    c = w.shape[1] // 2 if centre is None else int(centre)
+    if not 0 <= c < w.shape[1]:
+        raise InputError(f"centre {c} outside the window of {w.shape[1]} frames")
+    return _tfi_at(np.moveaxis(w, 1, 0), c)
