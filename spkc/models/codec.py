@@ -40,8 +40,8 @@ Architecture (paper: SpikeCodec's TCM image codec with hyperprior and feature-le
   multiples of 1/8, scales are an integer index into a fixed log-spaced table (shipped in the
   weights file as float64). Symbols ``s = clamp(round(y - mu), -Y_RANGE, Y_RANGE)`` are coded
   with constriction ``QuantizedGaussian(mean=0, std=table[idx])``; ``y_hat = s + mu`` exactly.
-  The clamp to +-255 only bites on residuals > 255 sigma-free units (never seen in practice);
-  when it does the encoder uses the clamped value too, so both sides stay in step.
+  The clamp only bites on residuals beyond +-255 quantisation steps; when it does, the encoder
+  uses the clamped value too (more distortion, never a desync), so both sides stay in step.
 * Output: ``u = floor(clamp(g_s, 0, 1) * 65535 + 1/2)`` computed on integers; the scene is
   ``u / 65535`` as float32 (16-bit exact).
 * Integrity: each payload's ``meta`` carries a CRC-32C of the decoded symbols; a mismatch (a
@@ -80,7 +80,8 @@ from spkc.models.exact import (
 )
 
 CONFIGS: dict[str, dict[str, int]] = {
-    # ~3.4 GFLOP / 250x400 scene incl. BiSOAM (tools/bench_learned.py), 0.75 M parameters so
+    # 3.03 GFLOP / 250x400 scene with BiSOAM, 1.55 without (tools/bench_learned.py); 0.75 M
+    # parameters so
     # that 8 shipped weight sets (4 qualities x learned/baseline) stay near 12 MB
     "compact": dict(n1=32, n2=48, m=64, slices=4, nh=48, nz=32, hc=64, cc=48, heads=2,
                     window=8, lstm_hidden=8),
