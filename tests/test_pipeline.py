@@ -227,3 +227,32 @@ def test_damaged_scene_names_it_and_others_decode(tmp_path):
     assert clip.spikes(0, 8).shape == (8, 8, 8)
     rep = clip.verify()
     assert set(rep.bad_scenes) == {2}
+
+
+def test_learned_decode_identical_across_threads_and_batches(tmp_path):
+    import torch
+
+    from spkc.codecs import get_codec_class
+
+    ok, reason = get_codec_class("learned").availability()
+    if not ok:
+        pytest.skip(reason)
+    sp = _spikes(48, 32, 48)
+    src = tmp_path / "in.npy"
+    write_npy(src, sp)
+    dst = tmp_path / "l.spkc"
+    spkc.compress(src, dst, codec="learned", quality=1, frames_per_scene=12)
+    hashes = set()
+    old = torch.get_num_threads()
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for bs in (1, 4):
+                with spkc.open(dst, batch_size=bs) as clip:
+                    out = clip.spikes()
+                    part = clip.spikes(13, 30)
+                assert np.array_equal(part, out[13:30])
+                hashes.add(hashlib.sha256(out.tobytes()).hexdigest())
+    finally:
+        torch.set_num_threads(old)
+    assert len(hashes) == 1
