@@ -64,3 +64,18 @@ def test_errors_print_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("spkc: error:"), p.stderr
         assert "Traceback" not in p.stderr
     assert not (tmp_path / "x.spkc").exists() and not (tmp_path / "o.dat").exists()
+
+
+def test_verify_decode_flags_damaged_scene(tmp_path):
+    src = _dat(tmp_path)
+    dst = tmp_path / "c.spkc"
+    r = CliRunner().invoke(cli, ["compress", str(src), "-o", str(dst), "--codec", "raw",
+                                 "--height", "16", "--width", "16", "-S", "8", "--quiet"])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["verify", str(dst), "--decode"])
+    assert r.exit_code == 0 and "decoded 5 of 5" in r.output
+    data = bytearray(dst.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dst.write_bytes(bytes(data))
+    r = CliRunner().invoke(cli, ["verify", str(dst), "--decode"])
+    assert r.exit_code == 1

@@ -9,12 +9,27 @@ from spkc.container import SpkcReader, repair
 
 @click.command("verify")
 @click.argument("file", type=click.Path(dir_okay=False))
-def verify_cmd(file: str) -> None:
+@click.option("--decode", is_flag=True,
+              help="Also decode every scene with its codec (catches codec-level damage).")
+def verify_cmd(file: str, decode: bool) -> None:
     """Check every chunk checksum and scene of FILE; exit status 1 if anything is damaged."""
     with SpkcReader(file) as r:
         report = r.verify()
     click.echo(report.summary())
-    if not report.ok:
+    ok = report.ok
+    if decode:
+        from spkc.pipeline import open as open_clip
+
+        with open_clip(file) as clip:
+            checked = clip.verify(decode=True)
+        extra = {k: why for k, why in checked.bad_scenes.items()
+                 if k not in {d for d, _ in report.damaged_scenes}}
+        for k, why in sorted(extra.items()):
+            click.echo(f"scene {k}: does not decode: {why}")
+        click.echo(f"decoded {clip.num_scenes - len(checked.bad_scenes)} of {clip.num_scenes} "
+                   "scenes")
+        ok = ok and not checked.bad_scenes
+    if not ok:
         raise click.exceptions.Exit(1)
 
 
