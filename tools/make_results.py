@@ -178,6 +178,15 @@ def main(argv: list[str] | None = None) -> int:
         allow_nan=False) + "\n")
     t_eval = time.perf_counter() - t_start
 
+    # 1b. reconstruction alone (no compression) ------------------------------------------------
+    from spkc.codecs.reconstructors import LearnedReconstructor
+    from spkc.train.validate import baselines, validate
+
+    print("reconstructors alone ...", flush=True)
+    recon_rows = baselines(data)
+    learned_recon = LearnedReconstructor()
+    recon_rows["learned"] = validate(learned_recon.reconstruct, learned_recon.radius, data)
+
     # 2. throughput ----------------------------------------------------------------------------
     sys.path.insert(0, str(REPO / "tools"))
     import bench
@@ -253,6 +262,17 @@ def main(argv: list[str] | None = None) -> int:
     if skipped:
         L += ["Not run here:", ""] + [f"* {s}" for s in format_skipped(skipped).splitlines()]
         L += [""]
+    clip_names = [k for k in recon_rows["learned"] if k != "mean"]
+    L += ["## Reconstruction alone (no compression)", "",
+          f"Scene PSNR at frame {GT_FRAME} against the ground truth after an affine fit, for "
+          "each reconstructor on the raw spikes (TFPn = window mean over n frames, TFI = 1/ISI, "
+          "learned = the shipped compact network).", "",
+          "| reconstructor | " + " | ".join(clip_names) + " | mean |",
+          "|---" * (len(clip_names) + 2) + "|"]
+    for name, res in recon_rows.items():
+        L.append(f"| {name} | " + " | ".join(f"{res[c]:.2f}" for c in clip_names)
+                 + f" | {res['mean']:.2f} |")
+    L += [""]
     L += [f"## Bjontegaard deltas vs {args.anchor}", "",
           "BD-rate: % bits against the anchor at equal scene PSNR (negative = fewer bits); "
           "BD-PSNR: dB at equal rate (positive = better). Piecewise-cubic (pchip) "
