@@ -289,6 +289,7 @@ def plot_rd(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     metrics = [metric] if isinstance(metric, str) else list(metric)
     out = Path(out_dir)
@@ -309,6 +310,8 @@ def plot_rd(rows: Sequence[dict[str, Any]], out_dir: str | os.PathLike,
                 if pts:
                     ax.plot([p[0] for p in pts], [p[1] for p in pts], "o-", label=codec)
             ax.set_xscale("log")
+            # minor-tick labels of a narrow log range collide; keep only the major ones
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(_LABELS.get(rate, rate))
             ax.set_ylabel(_LABELS.get(m, m))
             ax.grid(True, which="both", alpha=0.3)
