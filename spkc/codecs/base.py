@@ -53,7 +53,13 @@ class SceneCodec(ABC):
     wants_spike_context: ClassVar[int] = 0
 
     def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
-        self.quality = int(self.default_quality if quality is None else quality)
+        q = self.default_quality if quality is None else quality
+        if isinstance(q, bool) or not isinstance(q, (int, np.integer)) or q not in self.qualities:
+            from spkc.errors import InputError
+
+            raise InputError(f"codec {self.name!r} has no quality {quality!r}; "
+                             f"choose from {list(self.qualities)}")
+        self.quality = int(q)
         self.device = device
         self.options = dict(options)
 

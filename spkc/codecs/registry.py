@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from importlib.metadata import entry_points
 
 from spkc.codecs.base import SceneCodec
-from spkc.errors import CodecUnavailableError, UnknownCodecError
+from spkc.errors import CodecUnavailableError, CorruptFileError, SpkcError, UnknownCodecError
 
 GROUP = "spkc.codecs"
 DEFAULT_CODEC = "learned"
@@ -76,12 +76,24 @@ def get_codec(name: str, quality: int | None = None, device: str = "cpu", **opti
 
 
 def codec_from_config(name: str, config: dict, device: str = "cpu") -> SceneCodec:
-    """Rebuild the codec recorded in a file header."""
+    """Rebuild the codec recorded in a file header.
+
+    A config this codec cannot accept (damaged or forged header) is a CorruptFileError.
+    """
     cls = get_codec_class(name)
     ok, reason = cls.availability()
     if not ok:
         raise CodecUnavailableError(f"codec {name!r} cannot run here: {reason}")
-    return cls.from_config(config, device=device)
+    if not isinstance(config, dict):
+        raise CorruptFileError(f"codec {name!r} config is not an object: {config!r:.80}")
+    try:
+        return cls.from_config(config, device=device)
+    except SpkcError as exc:
+        raise CorruptFileError(f"codec {name!r} rejects the recorded config: {exc.problem}") \
+            from exc
+    except (TypeError, ValueError, KeyError, AttributeError, OverflowError) as exc:
+        raise CorruptFileError(f"codec {name!r} rejects the recorded config "
+                               f"{config!r:.80}: {type(exc).__name__}: {exc}") from exc
 
 
 def list_codecs() -> list[CodecInfo]:

@@ -297,7 +297,12 @@ class Clip:
 
 
 def _codec_for(header, path: str, device: str) -> SceneCodec:
-    codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
+    try:
+        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
+    except SpkcError as exc:
+        if exc.path is None:  # name the file the user opened
+            raise type(exc)(exc.problem, path) from exc
+        raise
     if str(codec.version) != str(header.codec_version):
         raise UnsupportedVersionError(
             f"made with {header.codec} bitstream version {header.codec_version}; this install "
