@@ -134,7 +134,13 @@ class Clip:
     def _decode_batch(self, part: list[int]) -> np.ndarray:
         payloads = [self._reader.scene_payloads(k) for k in part]
         try:
-            return self._codec.decode(payloads, self.shape[1:])
+            scenes = np.asarray(self._codec.decode(payloads, self.shape[1:]), np.float32)
+            want = (len(part), *self.shape[1:])
+            if scenes.shape != want:
+                raise SceneCorruptError(f"decoded to shape {scenes.shape}, header says {want}")
+            if not np.isfinite(scenes).all():
+                raise SceneCorruptError("decoded scene holds NaN or infinite values")
+            return scenes
         except Exception as exc:
             if len(part) > 1:  # decode one by one to name the bad scene (results are identical)
                 return np.concatenate([self._decode_batch([k]) for k in part])
