@@ -6,22 +6,8 @@ import json
 
 import click
 
+from spkc._util import parse_key_values
 from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
-
-
-def _parse_options(pairs: tuple[str, ...]) -> dict:
-    from spkc.errors import InputError
-
-    out: dict = {}
-    for pair in pairs:
-        if "=" not in pair:
-            raise InputError(f"codec option {pair!r} is not KEY=VALUE")
-        key, value = pair.split("=", 1)
-        try:
-            out[key] = json.loads(value)
-        except json.JSONDecodeError:
-            out[key] = value
-    return out
 
 
 @click.command("compress")
@@ -66,7 +52,7 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    reconstructor=reconstructor, radius=radius, height=height, width=width,
                    frame_rate=frame_rate, device=device, batch_size=batch_size,
                    metadata=metadata, seed=seed, interpolation=interpolation,
-                   codec_options=_parse_options(options), progress=not quiet)
+                   codec_options=parse_key_values(options, "codec option"), progress=not quiet)
     click.echo(
         f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
         f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "

@@ -14,7 +14,6 @@ one). Runtime-only: ``batch_size`` (scenes per network call, default 4). ``encod
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -23,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
+from spkc._util import sha256_file
 from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
 from spkc.errors import (
     CodecUnavailableError,
@@ -37,15 +37,6 @@ MANIFEST = "learned-manifest.json"
 WEIGHTS_VERSION = 1
 
 _MODELS: dict[tuple[str, str, str], SceneCompressionModel] = {}
-
-
-def sha256_file(path: Path) -> str:
-    """Hex SHA-256 of a file."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def load_manifest(directory: Path | None = None) -> dict[str, dict[str, Any]]:

@@ -13,7 +13,6 @@ each window is the scene frame) and returns ``(N, H, W) float32`` proportional t
 
 from __future__ import annotations
 
-import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from spkc._util import sha256_file
 from spkc.errors import InputError, MissingWeightsError, UnknownCodecError
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
@@ -116,14 +116,6 @@ class TfiReconstructor(Reconstructor):
     def reconstruct(self, windows: np.ndarray) -> np.ndarray:
         w = _check_windows(windows, self.radius)
         return tfi_from_windows(w, self.radius)
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 class LearnedReconstructor(Reconstructor):

@@ -38,6 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from spkc._util import parse_key_values
 from spkc.errors import InputError, OutputError, SpkcError
 
 STAGES = ("I-recon", "I-codec", "II", "III-attn", "III-all")
@@ -398,16 +399,7 @@ def main(argv: list[str] | None = None) -> None:
 
 def parse_overrides(items: list[str]) -> dict[str, Any]:
     """["steps=10", "train_data=x.h5"] -> {"steps": 10, "train_data": "x.h5"}."""
-    out = {}
-    for it in items:
-        if "=" not in it:
-            raise InputError(f"override {it!r} is not KEY=VALUE")
-        k, v = it.split("=", 1)
-        try:
-            out[k] = json.loads(v)
-        except json.JSONDecodeError:
-            out[k] = v
-    return out
+    return parse_key_values(items, "override")
 
 
 if __name__ == "__main__":
