@@ -30,9 +30,9 @@ def _context(scenes: np.ndarray, L: int = 8) -> EncodeContext:
 def tiny_install(tmp_path, monkeypatch):
     """A weights folder with tiny-config weights and its manifest, in place of the package's."""
     torch.manual_seed(0)
-    for variant, att in (("bisoam", "bisoam"), ("baseline", None)):
-        SceneCompressionModel("tiny", att).save_weights(
-            tmp_path / f"learned-{variant}-tiny-q3-v1.safetensors")
+    for cls in (LearnedCodec, BaselineCodec):
+        SceneCompressionModel("tiny", cls.attention).save_weights(
+            tmp_path / f"learned-{cls.variant}-tiny-q3-v{cls.latest_weights_version}.safetensors")
     write_manifest(tmp_path)
     monkeypatch.setattr(learned_mod, "WEIGHTS_DIR", tmp_path)
     return tmp_path
@@ -43,7 +43,8 @@ def test_registry_and_config() -> None:
     assert get_codec_class("baseline") is BaselineCodec
     assert LearnedCodec.wants_spike_context > 0 and BaselineCodec.wants_spike_context == 0
     c = LearnedCodec(quality=2)
-    assert c.get_config() == {"quality": 2, "config": "compact"}
+    assert c.get_config() == {"quality": 2, "config": "compact",
+                              "weights_version": LearnedCodec.latest_weights_version}
     c2 = LearnedCodec.from_config(c.get_config())
     assert c2.get_config() == c.get_config()
     with pytest.raises(InputError):
@@ -79,14 +80,15 @@ def test_missing_weights_error(tiny_install) -> None:
                          "clip.spkc")
     with pytest.raises(MissingWeightsError, match="different version"):
         c.check_identity({"weights": c.weights_name, "sha256": "0" * 64}, "clip.spkc")
-    with pytest.raises(MissingWeightsError, match="learned-bisoam-tiny-q1-v1"):
+    with pytest.raises(MissingWeightsError, match="learned-bisoam-tiny-q1-v"):
         LearnedCodec(quality=1, config="tiny").model()
     with pytest.raises(MissingWeightsError):
         LearnedCodec(config="paper").identity()
 
 
 def test_weights_integrity(tiny_install) -> None:
-    path = tiny_install / "learned-baseline-tiny-q3-v1.safetensors"
+    v = BaselineCodec.latest_weights_version
+    path = tiny_install / f"learned-baseline-tiny-q3-v{v}.safetensors"
     data = bytearray(path.read_bytes())
     data[-10] ^= 0xFF  # damage a weight value, leaving the file parseable
     path.write_bytes(bytes(data))
@@ -101,7 +103,7 @@ def test_shipped_manifest_matches_files() -> None:
         assert path.is_file(), name
         assert learned_mod.sha256_file(path) == entry["sha256"], name
     total = sum((learned_mod.WEIGHTS_DIR / n).stat().st_size for n in man)
-    assert total <= 13_000_000
+    assert total <= 25_000_000  # the training issue's budget for all shipped weights
 
 
 @pytest.mark.skipif(not (learned_mod.WEIGHTS_DIR / LearnedCodec(quality=3).weights_name)

@@ -33,7 +33,10 @@ VECTORS = {
     # name: (codec, quality, frames_per_scene, reconstructor, interpolation, reset)
     "raw-linear": ("raw", 3, 16, "tfp", "linear", "soft"),
     "raw-hold-hard": ("raw", 2, 12, "tfi", "hold", "hard"),
+    # "learned" was made with the v1 weights before configs recorded the weights version: it
+    # checks that such files still decode. Do not regenerate it; new vectors get new names.
     "learned": ("learned", 2, 16, None, "linear", "soft"),
+    "learned-v2": ("learned", 2, 16, None, "linear", "soft"),
     "baseline": ("baseline", 1, 16, None, "linear", "soft"),
 }
 
@@ -56,6 +59,8 @@ def digests(path: Path) -> dict:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--names", default=None,
+                    help="comma-separated vector names to (re)write (default: all of --codecs)")
     ap.add_argument("--codecs", default="raw,learned,baseline")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args()
@@ -70,7 +75,7 @@ def main() -> None:
         src = Path(tmp) / "src.npy"
         write_npy(src, sp)
         for name, (codec, q, S, recon, interp, reset) in VECTORS.items():
-            if codec not in wanted:
+            if codec not in wanted or (args.names and name not in args.names.split(",")):
                 continue
             dst = args.out / f"{name}.spkc"
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,

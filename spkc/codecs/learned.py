@@ -34,6 +34,7 @@ from spkc.models.codec import SceneCompressionModel
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "learned-manifest.json"
+#: weights version a config without "weights_version" refers to (files made before v2 existed)
 WEIGHTS_VERSION = 1
 
 _MODELS: dict[tuple[str, str, str], SceneCompressionModel] = {}
@@ -78,11 +79,19 @@ class LearnedCodec(SceneCodec):
     wants_spike_context: ClassVar[int] = 8
     attention: ClassVar[str | None] = "bisoam"
     variant: ClassVar[str] = "bisoam"
+    #: weights version new files are encoded with; older versions stay installed so that
+    #: files made with them still decode (their config records the version)
+    latest_weights_version: ClassVar[int] = 2
 
     def __init__(self, quality: int | None = None, device: str = "cpu",
                  config: str = "compact", weights: str | None = None,
-                 batch_size: int = 4, **options: Any) -> None:
-        opts: dict[str, Any] = {"config": config, **options}
+                 batch_size: int = 4, weights_version: int | None = None,
+                 **options: Any) -> None:
+        wv = self.latest_weights_version if weights_version is None else weights_version
+        if isinstance(wv, bool) or not isinstance(wv, int) or not 1 <= wv <= 999:
+            raise InputError(f"codec {self.name!r}: weights_version must be an integer "
+                             f"1..999, got {weights_version!r}")
+        opts: dict[str, Any] = {"config": config, "weights_version": wv, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(quality=quality, device=device, **opts)
@@ -90,6 +99,12 @@ class LearnedCodec(SceneCodec):
             raise InputError(f"codec {self.name!r} has no quality {self.quality}; choose "
                              f"from {list(self.qualities)}")
         self.batch_size = max(1, int(batch_size))
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any], device: str = "cpu") -> LearnedCodec:
+        cfg = dict(config)
+        cfg.setdefault("weights_version", WEIGHTS_VERSION)  # configs from before versioning
+        return super().from_config(cfg, device=device)
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -105,7 +120,7 @@ class LearnedCodec(SceneCodec):
         if "weights" in self.options:
             return Path(self.options["weights"]).name
         return (f"learned-{self.variant}-{self.options['config']}-q{self.quality}"
-                f"-v{WEIGHTS_VERSION}.safetensors")
+                f"-v{self.options['weights_version']}.safetensors")
 
     def _weights_path(self) -> Path:
         return Path(self.options["weights"]) if "weights" in self.options \
@@ -245,3 +260,4 @@ class BaselineCodec(LearnedCodec):
     wants_spike_context: ClassVar[int] = 0
     attention: ClassVar[str | None] = None
     variant: ClassVar[str] = "baseline"
+    latest_weights_version: ClassVar[int] = 1
