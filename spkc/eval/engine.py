@@ -197,7 +197,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
     from spkc.io import open_spikes, read_spikes
-    from spkc.metrics import firing_rate_psnr, isi_psnr, psnr, ssim
+    from spkc.metrics import affine_fit, firing_rate_psnr, isi_psnr, psnr, ssim
     from spkc.pipeline import compress
     from spkc.pipeline import open as open_clip
     from spkc.spikes.regenerate import interpolated_luminance, luminance_q16
@@ -249,7 +249,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             target = "gt"
             test = gt_test
             scene_psnr = psnr(test, gt, peak=1.0, affine_fit=use_affine)
-            scene_ssim = ssim(_affine(test, gt) if use_affine else test, gt)
+            scene_ssim = ssim(affine_fit(test, gt) if use_affine else test, gt)
             # the same frame from the uncoded scenes: what the codec could reach at best
             k = int(gt_frame) // frames_per_scene
             ref_q = {j: luminance_q16(ref_scenes[j]) for j in range(K)}
@@ -263,7 +263,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             scene_psnr = psnr(dec_scenes, ref_scenes, peak=1.0,
                               affine_fit=use_affine)
             scene_ssim = float(np.mean([
-                ssim(_affine(d, r) if use_affine else d, r)
+                ssim(affine_fit(d, r) if use_affine else d, r)
                 for d, r in zip(dec_scenes, ref_scenes, strict=True)]))
         window = int(rate_window or frames_per_scene)
         row: dict[str, Any] = {
@@ -300,15 +300,6 @@ def _check_gt(gt: np.ndarray, gt_frame: int, shape: tuple[int, int, int],
         raise InputError(f"ground truth is {gt.shape[1]}x{gt.shape[0]}, clip is {W}x{H}", src)
     if not 0 <= gt_frame < T:
         raise InputError(f"--gt-frame {gt_frame} outside the clip's {T} frames", src)
-
-
-def _affine(test: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """``a*test + b`` with (a, b) the least-squares fit of test to ref (scale-free comparison)."""
-    x = np.asarray(test, np.float64).ravel()
-    y = np.asarray(ref, np.float64).ravel()
-    A = np.stack([x, np.ones_like(x)], axis=1)
-    (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
-    return (a * np.asarray(test, np.float64) + b).astype(np.float32)
 
 
 def _scene_payload_bytes(clip, num_scenes: int) -> list[int]:

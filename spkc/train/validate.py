@@ -20,13 +20,9 @@ DEFAULT_REDS = Path(__file__).resolve().parents[2].parent / "shared" / "data" / 
 
 def affine_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
     """PSNR in dB (peak 1) of ``a*pred+b`` (least squares, clipped to [0, 1]) vs ``gt``."""
-    x = np.asarray(pred, dtype=np.float64).ravel()
-    y = np.asarray(gt, dtype=np.float64).ravel()
-    A = np.stack([x, np.ones_like(x)], 1)
-    (a, b), *_ = np.linalg.lstsq(A, y, rcond=None)
-    fit = np.clip(a * x + b, 0.0, 1.0)
-    mse = float(np.mean((fit - y) ** 2))
-    return float(10 * np.log10(1.0 / max(mse, 1e-12)))
+    from spkc.metrics import affine_fit, psnr
+
+    return psnr(np.clip(affine_fit(pred, gt), 0.0, 1.0), np.asarray(gt, np.float64))
 
 
 def load_reds(reds_dir: str | Path | None = None, radius: int = 20,
