@@ -91,8 +91,9 @@ class TfpReconstructor(Reconstructor):
     name = "tfp"
 
     def reconstruct(self, windows: np.ndarray) -> np.ndarray:
-        w = _check_windows(windows, self.radius)
-        return w.mean(axis=1, dtype=np.float32)
+        from spkc.spikes import tfp_windows
+
+        return tfp_windows(_check_windows(windows, self.radius))
 
 
 def tfi_from_windows(windows: np.ndarray, centre: int) -> np.ndarray:
