@@ -45,9 +45,12 @@ def spread(qualities: tuple[int, ...], n: int) -> list[int]:
     return [qs[i] for i in idx]
 
 
-def side_by_side(src: Path, gt_png: Path, codec: str, qualities: tuple[int, int],
+def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
                  frames_per_scene: int, out: Path) -> list[dict]:
-    """Figure: ground truth | uncoded reconstruction | decoded at two rates (scene of GT_FRAME).
+    """Figure: uncoded reconstruction | decoded at two rates (scene of GT_FRAME).
+
+    The ground-truth image is left out on purpose: it belongs to ../shared/data, which the
+    repository never copies.
 
     Returns what each panel shows (bits per spike-pixel and PSNR of the decoded scene against
     the uncoded one).
@@ -58,14 +61,14 @@ def side_by_side(src: Path, gt_png: Path, codec: str, qualities: tuple[int, int]
     import matplotlib.pyplot as plt
 
     from spkc.codecs.reconstructors import reconstructor_from_config
-    from spkc.eval.engine import load_ground_truth, reconstruct_scenes
+    from spkc.eval.engine import reconstruct_scenes
     from spkc.io import open_spikes
     from spkc.metrics import psnr
     from spkc.pipeline import compress
     from spkc.pipeline import open as open_clip
 
     k = GT_FRAME // frames_per_scene
-    panels = [("ground truth (frame 151)", load_ground_truth(gt_png, src), None)]
+    panels = []
     info = []
     with tempfile.TemporaryDirectory() as tmp:
         decoded = []
@@ -172,7 +175,12 @@ def main(argv: list[str] | None = None) -> int:
         skipped += rep.skipped
     bd = bd_table(rows, args.anchor)
     bd_ref = bd_table(rows, args.anchor, metric="scene_psnr_ref")
-    rd_paths = plot_rd(rows, figs, ["scene_psnr", "scene_psnr_ref", "isi_psnr"], prefix="rd_")
+    rd_paths = []
+    # figures are named by clip index (the clip's name is in the title): the repository
+    # keeps generated plots, never files named or shaped like the ../shared data
+    for i, p in enumerate(plot_rd(rows, figs, ["scene_psnr", "scene_psnr_ref", "isi_psnr"],
+                                  prefix="rd_")):
+        rd_paths.append(p.replace(figs / f"rd_clip{i + 1}.png"))
     (docs / "results.json").write_text(json.dumps(jsonable(
         {"results": rows, "skipped": skipped, "bd": bd, "bd_ref": bd_ref}), indent=1,
         allow_nan=False) + "\n")
@@ -212,8 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     pic_info: list[dict] = []
     if pic_codec is not None:
         qs = sorted(get_codec_class(pic_codec).qualities)
-        gt_png = data / f"{clips[0].stem}.png"
-        pic_info = side_by_side(clips[0], gt_png, pic_codec, (qs[0], qs[-1]),
+        pic_info = side_by_side(clips[0], pic_codec, (qs[0], qs[-1]),
                                 args.frames_per_scene, figs / "side_by_side.png")
 
     # 5. page ----------------------------------------------------------------------------------
