@@ -276,3 +276,18 @@ def test_eval_reds_with_ground_truth(reds_dir, tmp_path):
     # TFP on this fast motion scores ~22-24 dB against the ground truth (data README)
     assert 18 < row["scene_psnr"] <= row["scene_psnr_uncoded"] + 1.0 < 30
     assert row["ratio"] > 10
+
+
+def test_codec_options_reach_the_codec(tiny_clip, tmp_path):
+    """``codec_options`` are passed to the codec and recorded in the file's codec config."""
+    from spkc.eval import evaluate, evaluate_run
+    from spkc.pipeline import open as open_clip
+
+    keep = tmp_path / "bits3.spkc"
+    evaluate_run(tiny_clip, "raw", 2, frames_per_scene=16, radius=4, keep=keep,
+                 codec_options={"bits": 3})
+    with open_clip(keep) as clip:
+        assert clip.header.codec_config["bits"] == 3
+    with pytest.raises(InputError):
+        evaluate([tiny_clip], ["raw"], [2], frames_per_scene=16, radius=4,
+                 codec_options={"bits": 99})

@@ -111,6 +111,11 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--crop", type=int, default=96)
     ap.add_argument("--lr", type=float, default=3e-4)
+    ap.add_argument("--schedule", default="constant", choices=["constant", "cosine"],
+                    help="cosine: decay to lr/20 over the run (by steps or minutes, whichever "
+                         "bound is nearer)")
+    ap.add_argument("--train", default="all", choices=["all", "attention"],
+                    help="attention: stage III-attn, only SOAM/BiSOAM learns (rest frozen)")
     ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (0: none)")
     ap.add_argument("--spike-len", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
@@ -129,21 +134,36 @@ def main() -> None:
     train = load_gray(BSDS / "train")
     val = load_gray(BSDS / "val", args.val)
     lam = QUALITY_LAMBDAS[args.quality]
-    aux = [model.z_logits]
-    main_params = [p for p in model.parameters() if p is not model.z_logits]
-    opt = torch.optim.Adam([{"params": main_params}, {"params": aux, "lr": args.lr * 10}],
-                           lr=args.lr)
+    if args.train == "attention":
+        attn = model.attention_parameters()
+        if not attn:
+            raise SystemExit("--train attention needs --attention soam or bisoam")
+        for p in model.parameters():
+            p.requires_grad_(False)
+        for p in attn:
+            p.requires_grad_(True)
+        groups = [{"params": attn, "base_lr": args.lr}]
+    else:
+        aux = [model.z_logits]
+        main_params = [p for p in model.parameters() if p is not model.z_logits]
+        groups = [{"params": main_params, "base_lr": args.lr},
+                  {"params": aux, "base_lr": args.lr * 10}]
+    opt = torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups])
     t0 = time.time()
     step = 0
     hist: list[dict[str, float]] = []
     while step < args.steps and time.time() - t0 < args.minutes * 60:
+        if args.schedule == "cosine":
+            frac = min(1.0, max(step / args.steps, (time.time() - t0) / (args.minutes * 60)))
+            for g in opt.param_groups:
+                g["lr"] = g["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         x, sb, sa = make_batch(train, rng, args.batch, args.crop, args.spike_len)
         out = model(x, sb, sa)
         loss, logs = rd_loss(out, x, lam)
         opt.zero_grad()
         loss.backward()
         if args.clip > 0:
-            torch.nn.utils.clip_grad_norm_(model.parameters(), args.clip)
+            torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], args.clip)
         opt.step()
         step += 1
         hist.append(logs)
@@ -160,7 +180,8 @@ def main() -> None:
     res = {"out": str(args.out), "config": args.config, "attention": args.attention,
            "quality": args.quality, "lambda": lam, "init": str(args.init) if args.init else None,
            "steps": step, "train_seconds": round(train_s, 1), "batch": args.batch,
-           "crop": args.crop, "lr": args.lr, "clip": args.clip, "spike_len": args.spike_len,
+           "crop": args.crop, "lr": args.lr, "schedule": args.schedule,
+           "train": args.train, "clip": args.clip, "spike_len": args.spike_len,
            "seed": args.seed,
            "device": f"cpu ({platform.processor() or platform.machine()}, "
                      f"{args.threads} thread(s))",
@@ -168,10 +189,12 @@ def main() -> None:
     print(json.dumps(res))
     if args.log:
         with open(REPO / "docs" / "training-log.md", "a") as f:
-            f.write(f"\n## codec stage I: {args.out.name}\n\n```\n"
+            stage = "stage III-attn" if args.train == "attention" else "training"
+            f.write(f"\n## codec {stage}: {args.out.name}\n\n```\n"
                     f"python tools/train_codec.py --quality {args.quality} --attention "
                     f"{args.attention} --config {args.config} --minutes {args.minutes} "
                     f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --clip {args.clip} "
+                    f"--schedule {args.schedule} --train {args.train} "
                     f"--seed {args.seed}"
                     + (f" --init {args.init}" if args.init else "") + f" --out {args.out}\n```\n\n"
                     + "".join(f"- {k}: {v}\n" for k, v in res.items()))

@@ -26,7 +26,7 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -185,7 +185,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
                  height: int = 250, width: int = 400,
                  device: str = "cpu", workdir: str | os.PathLike | None = None,
                  keep: str | os.PathLike | None = None,
-                 raw_spikes: np.ndarray | None = None) -> dict[str, Any]:
+                 raw_spikes: np.ndarray | None = None,
+                 codec_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Compress ``src`` with ``codec`` at ``quality``, decode it and measure one result row.
 
     ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
@@ -193,7 +194,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     ``rate_window``: frames of the firing-rate map (None: ``frames_per_scene``).
     ``downstream``: reconstructor of the downstream-fidelity check ("tfp", "tfi", "same").
     ``raw_spikes``: the source (T, H, W) bool if already loaded. ``keep``: path to keep the
-    .spkc file at (default: a temporary file, deleted).
+    .spkc file at (default: a temporary file, deleted). ``codec_options``: passed to the
+    codec (e.g. ``{"weights_version": 2}`` for the learned codec).
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
     from spkc.io import open_spikes, read_spikes
@@ -208,7 +210,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
         dst = Path(keep) if keep is not None else Path(tmp) / f"{src.stem}.{codec}.q{quality}.spkc"
         res = compress(src, dst, codec=codec, quality=quality, frames_per_scene=frames_per_scene,
                        reconstructor=reconstructor, radius=radius, height=height, width=width,
-                       device=device)
+                       device=device, codec_options=codec_options)
         t0 = time.perf_counter()
         with open_clip(dst, device=device) as clip:
             dec = clip.spikes()
@@ -314,7 +316,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
              radius: int | None = None, affine: bool | None = None, anchor: str | None = "jxl",
              rate_window: int | None = None, downstream: str = "tfp", height: int = 250,
              width: int = 400, device: str = "cpu", progress: bool = False,
-             on_row: Callable[[dict[str, Any]], None] | None = None) -> EvalReport:
+             on_row: Callable[[dict[str, Any]], None] | None = None,
+             codec_options: Mapping[str, Any] | None = None) -> EvalReport:
     """Evaluate every clip x codec x quality; returns rows, skipped runs and the BD table.
 
     ``gt``: a PNG (only with a single clip) or a directory of ``<clip stem>.png``.
@@ -364,7 +367,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
                                        reconstructor=reconstructor, radius=radius,
                                        affine=affine, rate_window=rate_window,
                                        downstream=downstream, height=height,
-                                       width=width, device=device, raw_spikes=raw)
+                                       width=width, device=device, raw_spikes=raw,
+                                       codec_options=codec_options)
                 except (CodecUnavailableError, MissingWeightsError, UnknownCodecError) as exc:
                     # e.g. missing learned weights: reported, never dropped silently
                     report.skipped.append({"codec": codec, "quality": q, "clip": c.name,

@@ -1,0 +1,66 @@
+"""The pure helpers of tools/training_report.py: Pareto frontier, BD on frontiers, matching."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("training_report",
+                                                  REPO / "tools" / "training_report.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+tr = _load()
+points = st.lists(st.tuples(st.floats(1e-4, 1.0), st.floats(10.0, 40.0)), min_size=1,
+                  max_size=30)
+
+
+@given(points)
+def test_pareto_is_the_upper_left_frontier(pts):
+    front = tr.pareto(pts)
+    rates = [r for r, _ in front]
+    psnrs = [d for _, d in front]
+    assert rates == sorted(set(rates))
+    assert all(b > a for a, b in zip(psnrs, psnrs[1:], strict=False))
+    for r, d in pts:  # every point is dominated by (or on) the frontier
+        assert any(fr <= r and fd >= d for fr, fd in front)
+
+
+def test_pareto_drops_dominated_and_keeps_best_at_equal_rate():
+    assert tr.pareto([(1, 20), (2, 19), (2, 22), (3, 21), (4, 23)]) == [(1, 20), (2, 22),
+                                                                         (4, 23)]
+
+
+def test_bd_of_a_curve_shifted_in_rate():
+    anchor = [(r, 20 + 5 * math.log10(r / 1e-3)) for r in (1e-3, 2e-3, 4e-3, 8e-3)]
+    half = [(r / 2, d) for r, d in anchor]
+    rate, dpsnr, note = tr.bd(anchor, half)
+    assert rate == pytest.approx(-50.0, abs=1e-6)
+    assert dpsnr > 0 and note == ""
+
+
+def test_bd_reports_why_when_it_cannot():
+    rate, dpsnr, note = tr.bd([(1e-3, 20)], [(1e-3, 21), (2e-3, 22)])
+    assert rate is None and dpsnr is None and "need 2" in note
+    # disjoint PSNR ranges: BD-rate undefined, BD-PSNR defined; the dominated point is named
+    rate, dpsnr, note = tr.bd([(1e-3, 20), (4e-3, 21)], [(1e-3, 30), (2e-3, 31), (3e-3, 30.5)])
+    assert rate is None and dpsnr == pytest.approx(10.0, abs=0.5)
+    assert "do not overlap" in note and "1 dominated" in note
+
+
+def test_interp_at_in_log_rate_and_none_outside():
+    pts = [(1e-3, 10.0), (1e-2, 20.0)]
+    assert tr.interp_at(pts, math.sqrt(1e-5)) == pytest.approx(15.0)
+    assert tr.interp_at(pts, 1e-1) is None
+    assert tr.interp_at([], 1e-3) is None

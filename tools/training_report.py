@@ -1,0 +1,319 @@
+#!/usr/bin/env python
+"""Where the shipped learned weights stand against the training targets, in one run.
+
+    python tools/training_report.py                 # needs ../shared/data/reds-spikes
+    python tools/training_report.py --quick         # fewer conventional points (~2x faster)
+
+Everything is measured in this run on every REDS clip with a ground-truth PNG, at frame 151,
+scene PSNR after a least-squares affine fit (as docs/results.md), 101 frames per scene so that a
+coded scene sits on frame 151:
+
+1. Reconstruction alone (no compression): the learned reconstructor beside TFP at several
+   windows and TFI.
+2. Rate-distortion points of the default codec (``learned``), ``baseline`` and the conventional
+   pipelines {TFP at several windows, TFI} x {JPEG XL, HEVC} x qualities. The *best
+   conventional pipeline* is their envelope: at each rate the best PSNR any of them reaches
+   (the Pareto frontier of all their points).
+3. Bjontegaard deltas (piecewise-cubic, on Pareto frontiers): learned vs that envelope (target:
+   BD-rate <= -30 %), learned vs baseline (SpikeCodec reports -2.5 % for BiSOAM), learned vs each
+   conventional pipeline.
+4. ISI-PSNR and firing-rate PSNR of the regenerated spikes against the source, per codec, at
+   matched rates (each curve interpolated in log-rate at the learned codec's rates).
+
+Writes the rows as JSON (``--json``) and one RD figure per clip with the envelope
+(``--figures``). Pass ``--learned-weights-version N`` to measure other installed weights.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+DATA = REPO.parent / "shared" / "data" / "reds-spikes"
+GT_FRAME = 151
+FRAMES_PER_SCENE = 101
+TARGET_BD_RATE = -30.0
+PAPER_BISOAM_VS_BASELINE = -2.5
+ENVELOPE = "conventional envelope"
+
+
+def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(rate, psnr) points -> the frontier: sorted by rate, each better than all cheaper."""
+    out: list[tuple[float, float]] = []
+    for r, d in sorted(points):
+        if out and r == out[-1][0]:
+            if d > out[-1][1]:
+                out[-1] = (r, d)
+            continue
+        if not out or d > out[-1][1]:
+            out.append((r, d))
+    return out
+
+
+def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
+       ) -> tuple[float | None, float | None, str]:
+    """(BD-rate %, BD-PSNR dB, note) of ``test`` against ``anchor`` on their Pareto frontiers."""
+    from spkc.errors import SpkcError
+    from spkc.metrics import bd_psnr, bd_rate
+
+    a, t = pareto(anchor), pareto(test)
+    if len(a) < 2 or len(t) < 2:
+        return None, None, f"frontiers have {len(a)} and {len(t)} points (need 2 each)"
+    res: list[float | None] = []
+    notes = []
+    for fn in (bd_rate, bd_psnr):
+        try:
+            res.append(float(fn([p[0] for p in a], [p[1] for p in a],
+                                [p[0] for p in t], [p[1] for p in t], method="pchip")))
+        except SpkcError as exc:
+            res.append(None)
+            notes.append(f"{fn.__name__}: {exc.problem}")
+    dropped = len(pareto(test)) != len(test)
+    if dropped:
+        notes.append(f"{len(test) - len(t)} dominated test point(s) left out")
+    return res[0], res[1], "; ".join(notes)
+
+
+def interp_at(points: list[tuple[float, float]], rate: float) -> float | None:
+    """Linear interpolation of y at ``rate`` in log-rate; None outside the curve's range."""
+    pts = sorted(p for p in points if p[1] is not None and math.isfinite(p[1]))
+    if len(pts) < 1:
+        return None
+    xs = np.log([p[0] for p in pts])
+    ys = np.array([p[1] for p in pts])
+    x = math.log(rate)
+    if x < xs[0] - 1e-12 or x > xs[-1] + 1e-12:
+        return None
+    return float(np.interp(x, xs, ys))
+
+
+def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[str, float]]:
+    """{reconstructor: {clip name: PSNR dB}} of uncoded reconstructions at GT_FRAME."""
+    from spkc.codecs.reconstructors import LearnedReconstructor, TfiReconstructor, TfpReconstructor
+    from spkc.eval.engine import load_ground_truth
+    from spkc.io import read_spikes
+    from spkc.metrics import psnr
+
+    recons = {f"tfp{2 * r + 1}": TfpReconstructor(radius=r) for r in radii}
+    recons["tfi"] = TfiReconstructor()
+    recons["learned"] = LearnedReconstructor()
+    out: dict[str, dict[str, float]] = {k: {} for k in recons}
+    for clip in clips:
+        gt = load_ground_truth(clip.with_suffix(".png"), clip)
+        raw = read_spikes(clip)
+        for name, rec in recons.items():
+            r = rec.radius
+            win = raw[GT_FRAME - r: GT_FRAME + r + 1][None]
+            scene = np.asarray(rec.reconstruct(win))[0]
+            out[name][clip.name] = psnr(scene.astype(np.float32), gt, peak=1.0,
+                                        affine_fit=True)
+    return out
+
+
+def run_rows(clips: list[Path], pipelines: list[tuple[str, str, str | None, int | None,
+                                                       list[int], dict]],
+             progress: bool) -> list[dict[str, Any]]:
+    """Evaluate (label, codec, reconstructor, radius, qualities, codec options) pipelines."""
+    from tqdm import tqdm
+
+    from spkc.eval.engine import evaluate_run, load_ground_truth
+    from spkc.io import read_spikes
+
+    total = len(clips) * sum(len(p[4]) for p in pipelines)
+    rows: list[dict[str, Any]] = []
+    with tqdm(total=total, unit="run", desc="rd", disable=not progress,
+              dynamic_ncols=True) as bar:
+        for clip in clips:
+            gt = load_ground_truth(clip.with_suffix(".png"), clip)
+            raw = read_spikes(clip)
+            for label, codec, recon, radius, qualities, options in pipelines:
+                for q in qualities:
+                    bar.set_postfix_str(f"{clip.name} {label} q{q}", refresh=True)
+                    row = evaluate_run(clip, codec, q, gt=gt, gt_frame=GT_FRAME,
+                                       frames_per_scene=FRAMES_PER_SCENE,
+                                       reconstructor=recon, radius=radius,
+                                       raw_spikes=raw, codec_options=options or None)
+                    row["pipeline"] = label
+                    rows.append(row)
+                    bar.update(1)
+    return rows
+
+
+def curve(rows: list[dict], clip: str, label: str, metric: str = "scene_psnr"
+          ) -> list[tuple[float, float]]:
+    return [(r["bits_per_spike_pixel"], r[metric]) for r in rows
+            if r["clip"] == clip and r["pipeline"] == label and r.get(metric) is not None]
+
+
+def plot(rows: list[dict], clip: str, conventional: list[str], out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
+    for label in conventional:
+        pts = sorted(curve(rows, clip, label))
+        ax.plot(*zip(*pts, strict=True), ".-", lw=0.8, alpha=0.5, label=label)
+    env = pareto([p for lab in conventional for p in curve(rows, clip, lab)])
+    ax.plot(*zip(*env, strict=True), "k--", lw=1.6, label=ENVELOPE)
+    for label, style in (("baseline", "s-"), ("learned", "o-")):
+        pts = sorted(curve(rows, clip, label))
+        if pts:
+            ax.plot(*zip(*pts, strict=True), style, lw=2, label=label)
+    ax.set_xscale("log")
+    ax.set_xlabel("bits per spike-pixel")
+    ax.set_ylabel(f"scene PSNR at frame {GT_FRAME} (dB, affine fit)")
+    ax.set_title(f"clip {clip}", fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(out)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", type=Path, default=DATA, help="directory of .dat + .png clips")
+    ap.add_argument("--tfp-radii", default="6,12,20", help="TFP windows of the conventional "
+                    "pipelines (the best uncoded window per clip is added)")
+    ap.add_argument("--conv-qualities", default="1,2,3,4")
+    ap.add_argument("--learned-weights-version", type=int, default=None)
+    ap.add_argument("--baseline-weights-version", type=int, default=None)
+    ap.add_argument("--quick", action="store_true", help="TFP windows 12 and best, TFI; "
+                    "qualities 1,3")
+    ap.add_argument("--json", type=Path, default=None, help="write all rows and tables here")
+    ap.add_argument("--figures", type=Path, default=None,
+                    help="directory for training_report_clip<i>.png")
+    ap.add_argument("--no-progress", action="store_true")
+    args = ap.parse_args(argv)
+
+    from spkc.codecs import get_codec_class
+
+    clips = sorted(c for c in args.data.glob("*.dat") if c.with_suffix(".png").is_file())
+    if not clips:
+        print(f"no .dat clips with a ground-truth .png in {args.data}; nothing to report")
+        return 0
+    t0 = time.perf_counter()
+    radii = [int(r) for r in args.tfp_radii.split(",")]
+    conv_q = [int(q) for q in args.conv_qualities.split(",")]
+    if args.quick:
+        radii, conv_q = [12], [1, 3]
+
+    # 1. reconstruction alone
+    all_radii = sorted(set(radii) | {2, 4, 8, 12, 16, 20, 25, 30})
+    rec = reconstruction_alone(clips, all_radii)
+    tfp_names = [k for k in rec if k.startswith("tfp")]
+    best_tfp = {c.name: max(tfp_names, key=lambda k: rec[k][c.name]) for c in clips}
+    print(f"\n1. Reconstruction alone at frame {GT_FRAME} (PSNR dB vs ground truth, affine fit)")
+    print(f"{'reconstructor':>14} " + " ".join(f"{c.name:>14}" for c in clips) + f" {'mean':>7}")
+    for name, res in rec.items():
+        tags = [c.name for c in clips if best_tfp[c.name] == name]
+        mean = float(np.mean(list(res.values())))
+        print(f"{name:>14} " + " ".join(f"{res[c.name]:14.2f}" for c in clips)
+              + f" {mean:7.2f}" + (f"   best TFP window on {', '.join(tags)}" if tags else ""))
+    best_conv = {c.name: max(rec[best_tfp[c.name]][c.name], rec["tfi"][c.name]) for c in clips}
+    gains = [rec["learned"][c.name] - best_conv[c.name] for c in clips]
+    print("learned - best(TFP best window, TFI): "
+          + ", ".join(f"{g:+.2f} dB" for g in gains))
+
+    # 2. rate-distortion rows
+    for r in {int(best_tfp[c.name][3:]) // 2 for c in clips}:
+        if r not in radii:
+            radii.append(r)
+    learned_opts = ({"weights_version": args.learned_weights_version}
+                    if args.learned_weights_version else {})
+    base_opts = ({"weights_version": args.baseline_weights_version}
+                 if args.baseline_weights_version else {})
+    lq = list(get_codec_class("learned").qualities)
+    bq = list(get_codec_class("baseline").qualities)
+    pipelines: list[tuple[str, str, str | None, int | None, list[int], dict]] = [
+        ("learned", "learned", None, None, lq, learned_opts),
+        ("baseline", "baseline", None, None, bq, base_opts),
+    ]
+    conventional = []
+    for codec in ("hevc", "jxl"):
+        ok, why = get_codec_class(codec).availability()
+        if not ok:
+            print(f"[{codec} unavailable: {why}; left out of the envelope]")
+            continue
+        for r in sorted(radii):
+            pipelines.append((f"{codec}+tfp{2 * r + 1}", codec, "tfp", r, conv_q, {}))
+        pipelines.append((f"{codec}+tfi", codec, "tfi", None, conv_q, {}))
+        conventional += [p[0] for p in pipelines[-len(radii) - 1:]]
+    rows = run_rows(clips, pipelines, progress=not args.no_progress)
+
+    # 3. Bjontegaard deltas
+    print("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
+          "piecewise cubic)")
+    print(f"{'clip':>14} {'test':>9} {'anchor':>22} {'BD-rate %':>10} {'BD-PSNR dB':>10}  note")
+    bd_rows = []
+    for c in clips:
+        env = [p for lab in conventional for p in curve(rows, c.name, lab)]
+        anchors = [(ENVELOPE, env), ("baseline", curve(rows, c.name, "baseline"))]
+        anchors += [(lab, curve(rows, c.name, lab)) for lab in conventional]
+        tests = [("learned", a) for a in anchors] + [("baseline", anchors[0])]
+        for test, (anchor, pts) in tests:
+            br, bp, note = bd(pts, curve(rows, c.name, test))
+            bd_rows.append({"clip": c.name, "test": test, "anchor": anchor, "bd_rate": br,
+                            "bd_psnr": bp, "note": note})
+            fmt = lambda v, s: "n/a" if v is None else format(v, s)  # noqa: E731
+            print(f"{c.name:>14} {test:>9} {anchor:>22} {fmt(br, '10.1f'):>10} "
+                  f"{fmt(bp, '+10.2f'):>10}  {note}")
+    head = [b for b in bd_rows if b["test"] == "learned" and b["anchor"] == ENVELOPE]
+    vals = [b["bd_rate"] for b in head]
+    met = all(v is not None and v <= TARGET_BD_RATE for v in vals)
+    print(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
+          f"{'MET' if met else 'NOT MET'} ("
+          + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in vals) + ")")
+    lb = [b["bd_rate"] for b in bd_rows if b["test"] == "learned" and b["anchor"] == "baseline"]
+    print("learned vs baseline BD-rate: "
+          + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in lb)
+          + f" (SpikeCodec reports {PAPER_BISOAM_VS_BASELINE} % for BiSOAM)")
+
+    # 4. spike fidelity at matched rates
+    print("\n4. Regenerated spikes vs source at matched rates (interpolated in log-rate at the "
+          "learned codec's rates; '-' = outside that curve's range)")
+    labels = ["learned", "baseline", *conventional]
+    spike_rows = []
+    for c in clips:
+        rates = sorted(p[0] for p in curve(rows, c.name, "learned"))
+        print(f"{c.name}: bits per spike-pixel " + ", ".join(f"{r:.5f}" for r in rates))
+        print(f"{'pipeline':>16} " + " ".join(f"{'ISI@' + str(i + 1):>7}" for i in range(
+            len(rates))) + " " + " ".join(f"{'FR@' + str(i + 1):>7}" for i in range(len(rates))))
+        for lab in labels:
+            isi = [interp_at(curve(rows, c.name, lab, "isi_psnr"), r) for r in rates]
+            fr = [interp_at(curve(rows, c.name, lab, "firing_rate_psnr"), r) for r in rates]
+            spike_rows.append({"clip": c.name, "pipeline": lab, "rates": rates,
+                               "isi_psnr": isi, "firing_rate_psnr": fr})
+            cell = lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}"  # noqa: E731
+            print(f"{lab:>16} " + " ".join(cell(v) for v in isi) + " "
+                  + " ".join(cell(v) for v in fr))
+
+    if args.figures:
+        args.figures.mkdir(parents=True, exist_ok=True)
+        for i, c in enumerate(clips, 1):
+            out = args.figures / f"training_report_clip{i}.png"
+            plot(rows, c.name, conventional, out)
+            print(f"figure: {out}")
+    if args.json:
+        from spkc.eval.report import git_commit, jsonable, machine_info
+
+        args.json.write_text(json.dumps(jsonable({
+            "commit": git_commit(REPO), "machine": machine_info(),
+            "reconstruction": rec, "rows": rows, "bd": bd_rows, "spikes": spike_rows,
+            "target_met": met}), indent=1) + "\n")
+        print(f"json: {args.json}")
+    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
