@@ -29,6 +29,8 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -192,14 +194,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--json", type=Path, default=None, help="write all rows and tables here")
     ap.add_argument("--figures", type=Path, default=None,
                     help="directory for training_report_clip<i>.png")
+    ap.add_argument("--markdown", type=Path, default=None,
+                    help="also write the printed report (and figure links) as markdown")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
+    lines: list[str] = []
+
+    def say(text: str = "") -> None:
+        print(text, flush=True)
+        lines.append(text)
 
     from spkc.codecs import get_codec_class
 
     clips = sorted(c for c in args.data.glob("*.dat") if c.with_suffix(".png").is_file())
     if not clips:
-        print(f"no .dat clips with a ground-truth .png in {args.data}; nothing to report")
+        say(f"no .dat clips with a ground-truth .png in {args.data}; nothing to report")
         return 0
     t0 = time.perf_counter()
     radii = [int(r) for r in args.tfp_radii.split(",")]
@@ -212,16 +221,16 @@ def main(argv: list[str] | None = None) -> int:
     rec = reconstruction_alone(clips, all_radii)
     tfp_names = [k for k in rec if k.startswith("tfp")]
     best_tfp = {c.name: max(tfp_names, key=lambda k: rec[k][c.name]) for c in clips}
-    print(f"\n1. Reconstruction alone at frame {GT_FRAME} (PSNR dB vs ground truth, affine fit)")
-    print(f"{'reconstructor':>14} " + " ".join(f"{c.name:>14}" for c in clips) + f" {'mean':>7}")
+    say(f"\n1. Reconstruction alone at frame {GT_FRAME} (PSNR dB vs ground truth, affine fit)")
+    say(f"{'reconstructor':>14} " + " ".join(f"{c.name:>14}" for c in clips) + f" {'mean':>7}")
     for name, res in rec.items():
         tags = [c.name for c in clips if best_tfp[c.name] == name]
         mean = float(np.mean(list(res.values())))
-        print(f"{name:>14} " + " ".join(f"{res[c.name]:14.2f}" for c in clips)
+        say(f"{name:>14} " + " ".join(f"{res[c.name]:14.2f}" for c in clips)
               + f" {mean:7.2f}" + (f"   best TFP window on {', '.join(tags)}" if tags else ""))
     best_conv = {c.name: max(rec[best_tfp[c.name]][c.name], rec["tfi"][c.name]) for c in clips}
     gains = [rec["learned"][c.name] - best_conv[c.name] for c in clips]
-    print("learned - best(TFP best window, TFI): "
+    say("learned - best(TFP best window, TFI): "
           + ", ".join(f"{g:+.2f} dB" for g in gains))
 
     # 2. rate-distortion rows
@@ -242,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
     for codec in ("hevc", "jxl"):
         ok, why = get_codec_class(codec).availability()
         if not ok:
-            print(f"[{codec} unavailable: {why}; left out of the envelope]")
+            say(f"[{codec} unavailable: {why}; left out of the envelope]")
             continue
         for r in sorted(radii):
             pipelines.append((f"{codec}+tfp{2 * r + 1}", codec, "tfp", r, conv_q, {}))
@@ -251,9 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     rows = run_rows(clips, pipelines, progress=not args.no_progress)
 
     # 3. Bjontegaard deltas
-    print("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
+    say("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
           "piecewise cubic)")
-    print(f"{'clip':>14} {'test':>9} {'anchor':>22} {'BD-rate %':>10} {'BD-PSNR dB':>10}  note")
+    say(f"{'clip':>14} {'test':>9} {'anchor':>22} {'BD-rate %':>10} {'BD-PSNR dB':>10}  note")
     bd_rows = []
     for c in clips:
         env = [p for lab in conventional for p in curve(rows, c.name, lab)]
@@ -265,28 +274,28 @@ def main(argv: list[str] | None = None) -> int:
             bd_rows.append({"clip": c.name, "test": test, "anchor": anchor, "bd_rate": br,
                             "bd_psnr": bp, "note": note})
             fmt = lambda v, s: "n/a" if v is None else format(v, s)  # noqa: E731
-            print(f"{c.name:>14} {test:>9} {anchor:>22} {fmt(br, '10.1f'):>10} "
+            say(f"{c.name:>14} {test:>9} {anchor:>22} {fmt(br, '10.1f'):>10} "
                   f"{fmt(bp, '+10.2f'):>10}  {note}")
     head = [b for b in bd_rows if b["test"] == "learned" and b["anchor"] == ENVELOPE]
     vals = [b["bd_rate"] for b in head]
     met = all(v is not None and v <= TARGET_BD_RATE for v in vals)
-    print(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
+    say(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
           f"{'MET' if met else 'NOT MET'} ("
           + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in vals) + ")")
     lb = [b["bd_rate"] for b in bd_rows if b["test"] == "learned" and b["anchor"] == "baseline"]
-    print("learned vs baseline BD-rate: "
+    say("learned vs baseline BD-rate: "
           + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in lb)
           + f" (SpikeCodec reports {PAPER_BISOAM_VS_BASELINE} % for BiSOAM)")
 
     # 4. spike fidelity at matched rates
-    print("\n4. Regenerated spikes vs source at matched rates (interpolated in log-rate at the "
+    say("\n4. Regenerated spikes vs source at matched rates (interpolated in log-rate at the "
           "learned codec's rates; '-' = outside that curve's range)")
     labels = ["learned", "baseline", *conventional]
     spike_rows = []
     for c in clips:
         rates = sorted(p[0] for p in curve(rows, c.name, "learned"))
-        print(f"{c.name}: bits per spike-pixel " + ", ".join(f"{r:.5f}" for r in rates))
-        print(f"{'pipeline':>16} " + " ".join(f"{'ISI@' + str(i + 1):>7}" for i in range(
+        say(f"{c.name}: bits per spike-pixel " + ", ".join(f"{r:.5f}" for r in rates))
+        say(f"{'pipeline':>16} " + " ".join(f"{'ISI@' + str(i + 1):>7}" for i in range(
             len(rates))) + " " + " ".join(f"{'FR@' + str(i + 1):>7}" for i in range(len(rates))))
         for lab in labels:
             isi = [interp_at(curve(rows, c.name, lab, "isi_psnr"), r) for r in rates]
@@ -294,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
             spike_rows.append({"clip": c.name, "pipeline": lab, "rates": rates,
                                "isi_psnr": isi, "firing_rate_psnr": fr})
             cell = lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}"  # noqa: E731
-            print(f"{lab:>16} " + " ".join(cell(v) for v in isi) + " "
+            say(f"{lab:>16} " + " ".join(cell(v) for v in isi) + " "
                   + " ".join(cell(v) for v in fr))
 
     if args.figures:
@@ -311,7 +320,23 @@ def main(argv: list[str] | None = None) -> int:
             "reconstruction": rec, "rows": rows, "bd": bd_rows, "spikes": spike_rows,
             "target_met": met}), indent=1) + "\n")
         print(f"json: {args.json}")
-    print(f"\n({time.perf_counter() - t0:.0f} s)")
+    say(f"\n({time.perf_counter() - t0:.0f} s)")
+    if args.markdown:
+        from spkc.eval.report import git_commit, machine_info
+
+        figs = ""
+        if args.figures:
+            rel = Path(os.path.relpath(args.figures, args.markdown.parent))
+            figs = "".join(f"![clip {i}]({(rel / f'training_report_clip{i}.png').as_posix()})\n"
+                           for i in range(1, len(clips) + 1))
+        mi = machine_info()
+        args.markdown.write_text(
+            "# Training report\n\nGenerated by `python tools/training_report.py"
+            + "".join(f" {a}" for a in (argv if argv is not None else sys.argv[1:]))
+            + f"` at commit {git_commit(REPO)} on {mi['cpu']} ({mi['cores']} cores, "
+            f"GPU: {mi.get('gpu') or 'none'}); do not edit by hand."
+            + "\n\n" + figs + "\n```\n" + "\n".join(lines).strip() + "\n```\n")
+        print(f"markdown: {args.markdown}")
     return 0
 
 

@@ -1,0 +1,52 @@
+"""tools/train_codec.py: stage III-attn trains only the attention modules."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+BSDS = REPO.parent / "shared" / "data" / "bsds500"
+pytestmark = pytest.mark.shared_data
+
+
+def _load():
+    spec = importlib.util.spec_from_file_location("train_codec", REPO / "tools" / "train_codec.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def _tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    return load_file(str(path))
+
+
+def test_attention_stage_changes_only_attention(tmp_path, monkeypatch, capsys):
+    if not (BSDS / "train").is_dir():
+        pytest.skip(f"needs {BSDS}")
+    from spkc.models.codec import SceneCompressionModel
+
+    torch.manual_seed(0)
+    init = tmp_path / "init.safetensors"
+    SceneCompressionModel("tiny", "bisoam").save_weights(init)
+    out = tmp_path / "attn.safetensors"
+    tool = _load()
+    monkeypatch.setattr(sys, "argv", [
+        "train_codec.py", "--config", "tiny", "--attention", "bisoam", "--train", "attention",
+        "--schedule", "cosine", "--init", str(init), "--out", str(out), "--steps", "3",
+        "--batch", "2", "--crop", "64", "--val", "1", "--lr", "1e-2"])
+    tool.main()
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["steps"] == 3 and res["train"] == "attention" and res["schedule"] == "cosine"
+    assert res["val_psnr_unquantized"] > 0
+    before, after = _tensors(init), _tensors(out)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed, "attention parameters did not move"
+    assert all(k.startswith("g_a.attn.") for k in changed), sorted(changed)
