@@ -128,6 +128,7 @@ def main() -> None:
     ap.add_argument("--clip", type=float, default=1.0, help="gradient-norm clip (0: none)")
     ap.add_argument("--spike-len", type=int, default=8)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--val", type=int, default=8, help="held-out BSDS val images")
     ap.add_argument("--log", action="store_true", help="append to docs/training-log.md")
@@ -137,9 +138,13 @@ def main() -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
     attention = None if args.attention == "none" else args.attention
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise SystemExit(f"--device {args.device}: CUDA is not available")
     model = SceneCompressionModel(args.config, attention)
     if args.init:
         model.load_weights(args.init)
+    model.to(device)
     train = load_gray(BSDS / "train")
     val = load_gray(BSDS / "val", args.val)
     lam = QUALITY_LAMBDAS[args.quality]
@@ -166,7 +171,8 @@ def main() -> None:
             frac = min(1.0, max(step / args.steps, (time.time() - t0) / (args.minutes * 60)))
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
-        x, sb, sa = make_batch(train, rng, args.batch, args.crop, args.spike_len)
+        x, sb, sa = (t.to(device, non_blocking=True)
+                     for t in make_batch(train, rng, args.batch, args.crop, args.spike_len))
         out = model(x, sb, sa)
         loss, logs = rd_loss(out, x, lam)
         opt.zero_grad()
@@ -182,7 +188,7 @@ def main() -> None:
                   f"psnr {recent['psnr']:.2f}", flush=True)
     train_s = time.time() - t0
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    model.save_weights(args.out)
+    model.cpu().save_weights(args.out)
     # evaluate what ships: reload the saved (fp16 / integer) weights
     shipped = SceneCompressionModel(args.config, attention)
     shipped.load_weights(args.out)
@@ -192,8 +198,9 @@ def main() -> None:
            "crop": args.crop, "lr": args.lr, "schedule": args.schedule,
            "train": args.train, "clip": args.clip, "spike_len": args.spike_len,
            "seed": args.seed,
-           "device": f"cpu ({platform.processor() or platform.machine()}, "
-                     f"{args.threads} thread(s))",
+           "device": (torch.cuda.get_device_name(device) if device.type == "cuda" else
+                      f"cpu ({platform.processor() or platform.machine()}, "
+                      f"{args.threads} thread(s))"),
            **evaluate(shipped, val, args.spike_len)}
     print(json.dumps(res))
     if args.log:
