@@ -30,3 +30,52 @@ def test_missing_version_names_the_weights(tmp_path):
     c = LearnedCodec.from_config({"quality": 3, "config": "compact", "weights_version": 99})
     with pytest.raises(spkc.MissingWeightsError, match="v99"):
         c.check_identity({"weights": c.weights_name, "sha256": "0" * 64}, str(tmp_path))
+
+
+def test_retired_version_decodes_from_spkc_weights_path(tmp_path, monkeypatch):
+    """A version the package does not ship decodes when $SPKC_WEIGHTS_PATH holds the very
+    file the header names; without it, or with a different file, the error says what to do."""
+    import shutil
+
+    import numpy as np
+
+    from spkc.codecs.learned import WEIGHTS_DIR
+    from spkc.io import write_npy
+    from spkc.spikes import integrate_and_fire, synthetic_intensity
+
+    shipped = LearnedCodec(quality=2).weights_name
+    kept = tmp_path / "kept"
+    kept.mkdir()
+    retired = shipped.rsplit("-v", 1)[0] + "-v77.safetensors"
+    shutil.copy(WEIGHTS_DIR / shipped, kept / retired)
+    src = tmp_path / "src.npy"
+    write_npy(src, integrate_and_fire(synthetic_intensity(24, 32, 48, seed=3), gain=0.4,
+                                      seed=3))
+    monkeypatch.setenv("SPKC_WEIGHTS_PATH", str(kept))
+    dst = tmp_path / "old.spkc"
+    spkc.compress(src, dst, quality=2, frames_per_scene=12, codec_options={"weights_version": 77})
+    with spkc.open(dst) as clip:
+        want = clip.spikes()
+        assert clip.header.codec_config["weights_version"] == 77
+
+    monkeypatch.delenv("SPKC_WEIGHTS_PATH")
+    with pytest.raises(spkc.MissingWeightsError, match="SPKC_WEIGHTS_PATH") as err:
+        with spkc.open(dst) as clip:
+            clip.spikes()
+    assert retired in str(err.value) and "old.spkc" in str(err.value)
+
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(WEIGHTS_DIR / LearnedCodec(quality=3).weights_name, other / retired)
+    monkeypatch.setenv("SPKC_WEIGHTS_PATH", str(other))
+    with pytest.raises(spkc.MissingWeightsError, match="different version"):
+        with spkc.open(dst) as clip:
+            clip.spikes()
+
+    monkeypatch.setenv("SPKC_WEIGHTS_PATH", f"{other}{__import__('os').pathsep}{kept}")
+    with pytest.raises(spkc.MissingWeightsError):  # the first directory holding the name wins
+        with spkc.open(dst) as clip:
+            clip.spikes()
+    monkeypatch.setenv("SPKC_WEIGHTS_PATH", str(kept))
+    with spkc.open(dst) as clip:
+        assert np.array_equal(clip.spikes(), want)

@@ -10,11 +10,17 @@ Options (stored in the file header): ``config`` ("compact" default, "paper" has 
 weights), ``weights`` (path of a custom weights file, e.g. from training; default: the shipped
 one). Runtime-only: ``batch_size`` (scenes per network call, default 4). ``encode`` runs on
 ``device``; ``decode`` is bit-exact on any device.
+
+Weights versions the package no longer ships (files made with them name them in their header)
+are looked up in the directories of ``$SPKC_WEIGHTS_PATH`` (``os.pathsep``-separated) and
+accepted when their SHA-256 matches the file's header; every version ever shipped is in the
+git history of ``spkc/weights/``.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -36,8 +42,20 @@ WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "learned-manifest.json"
 #: weights version a config without "weights_version" refers to (files made before v2 existed)
 WEIGHTS_VERSION = 1
+#: environment variable: extra directories searched for weights the package does not ship
+WEIGHTS_PATH_ENV = "SPKC_WEIGHTS_PATH"
 
 _MODELS: dict[tuple[str, str, str], SceneCompressionModel] = {}
+
+
+def extra_weights_dirs() -> list[Path]:
+    """The directories of ``$SPKC_WEIGHTS_PATH`` (searched after the package's own)."""
+    return [Path(p) for p in os.environ.get(WEIGHTS_PATH_ENV, "").split(os.pathsep) if p]
+
+
+def _where_to_get(name: str) -> str:
+    return (f"put {name} in a directory listed in ${WEIGHTS_PATH_ENV} (every shipped version "
+            f"is in the git history of spkc/weights/)")
 
 
 def load_manifest(directory: Path | None = None) -> dict[str, dict[str, Any]]:
@@ -123,21 +141,28 @@ class LearnedCodec(SceneCodec):
                 f"-v{self.options['weights_version']}.safetensors")
 
     def _weights_path(self) -> Path:
-        return Path(self.options["weights"]) if "weights" in self.options \
-            else Path(WEIGHTS_DIR) / self.weights_name
+        if "weights" in self.options:
+            return Path(self.options["weights"])
+        name = self.weights_name
+        if name not in load_manifest():  # not shipped: a retired version, maybe kept by the user
+            for d in extra_weights_dirs():
+                if (d / name).is_file():
+                    return d / name
+        return Path(WEIGHTS_DIR) / name
 
     def _expected_sha(self) -> str | None:
-        if "weights" in self.options:
-            p = self._weights_path()
-            return sha256_file(p) if p.is_file() else None
-        entry = load_manifest().get(self.weights_name)
-        return entry["sha256"] if entry else None
+        entry = None if "weights" in self.options else load_manifest().get(self.weights_name)
+        if entry:
+            return entry["sha256"]
+        # a custom or $SPKC_WEIGHTS_PATH file: the header's SHA-256 (check_identity) vouches
+        p = self._weights_path()
+        return sha256_file(p) if p.is_file() else None
 
     def identity(self) -> dict[str, str]:
         sha = self._expected_sha()
         if sha is None:
-            raise MissingWeightsError(f"learned weights {self.weights_name} are not installed",
-                                      self._weights_path())
+            raise MissingWeightsError(f"learned weights {self.weights_name} are not installed; "
+                                      + _where_to_get(self.weights_name), self._weights_path())
         return {"weights": self.weights_name, "sha256": sha}
 
     def check_identity(self, identity: Mapping[str, str], path: str | None = None) -> None:
@@ -147,7 +172,7 @@ class LearnedCodec(SceneCodec):
         if have is None:
             raise MissingWeightsError(
                 f"made with learned weights {want_name} (sha256 {want_sha}), which this "
-                f"installation does not have", path)
+                f"installation does not have; {_where_to_get(want_name)}", path)
         if want_sha is not None and want_sha != have:
             raise MissingWeightsError(
                 f"made with learned weights {want_name} sha256 {want_sha}; this installation "
@@ -160,7 +185,8 @@ class LearnedCodec(SceneCodec):
         if key not in _MODELS:
             if not path.is_file():
                 raise MissingWeightsError(
-                    f"learned weights {self.weights_name} are not installed", path)
+                    f"learned weights {self.weights_name} are not installed; "
+                    + _where_to_get(self.weights_name), path)
             want = self._expected_sha()
             have = sha256_file(path)
             if want is None or want != have:
