@@ -4,11 +4,11 @@ current writer must still produce files that read the same way."""
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
 from pathlib import Path
 
 import pytest
+from tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 VECTORS = REPO / "spec" / "test-vectors"
@@ -16,11 +16,7 @@ MANIFEST = json.loads((VECTORS / "manifest.json").read_text())
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location("make_test_vectors",
-                                                  REPO / "tools" / "make_test_vectors.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_tool("make_test_vectors")
 
 
 def _ids(v: dict) -> str:

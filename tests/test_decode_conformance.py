@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from tool_loader import load_tool
 
 import spkc
 from spkc.codecs import get_codec_class
@@ -15,15 +16,7 @@ MANIFEST = json.loads((DIR / "manifest.json").read_text())["vectors"]
 
 
 def _digests(path):
-    import importlib.util
-    import sys
-
-    spec = importlib.util.spec_from_file_location(
-        "make_decode_vectors", DIR.parents[1] / "tools" / "make_decode_vectors.py")
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("make_decode_vectors", mod)
-    spec.loader.exec_module(mod)
-    return mod.digests(path)
+    return load_tool("make_decode_vectors").digests(path)
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))

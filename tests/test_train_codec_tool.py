@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+from tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 BSDS = REPO.parent / "shared" / "data" / "bsds500"
 pytestmark = pytest.mark.shared_data
 
 
-def _load():
-    spec = importlib.util.spec_from_file_location("train_codec", REPO / "tools" / "train_codec.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 def _tensors(path: Path) -> dict[str, torch.Tensor]:
@@ -37,7 +32,7 @@ def test_attention_stage_changes_only_attention(tmp_path, monkeypatch, capsys):
     init = tmp_path / "init.safetensors"
     SceneCompressionModel("tiny", "bisoam").save_weights(init)
     out = tmp_path / "attn.safetensors"
-    tool = _load()
+    tool = load_tool("train_codec")
     monkeypatch.setattr(sys, "argv", [
         "train_codec.py", "--config", "tiny", "--attention", "bisoam", "--train", "attention",
         "--schedule", "cosine", "--init", str(init), "--out", str(out), "--steps", "3",

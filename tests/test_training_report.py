@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from tool_loader import load_tool
 
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _load():
-    spec = importlib.util.spec_from_file_location("training_report",
-                                                  REPO / "tools" / "training_report.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
-tr = _load()
+tr = load_tool("training_report")
 points = st.lists(st.tuples(st.floats(1e-4, 1.0), st.floats(10.0, 40.0)), min_size=1,
                   max_size=30)
 
