@@ -1,24 +1,64 @@
 """Helpers shared by the conventional scene codecs.
 
 Float scenes in [0, 1] <-> integer planes of 5..16 bits, edge padding to a block multiple,
-validation of encoder input and of decoded planes, lazy optional imports.
+validation of encoder input, options and decoded planes, lazy optional imports.
 """
 
 from __future__ import annotations
 
 import importlib
 import struct
+from collections.abc import Mapping, Sequence
 from types import ModuleType
+from typing import Any
 
 import crc32c
 import numpy as np
 
-from spkc.errors import InputError, SceneCorruptError
+from spkc.errors import CodecUnavailableError, InputError, SceneCorruptError
 
 #: install hint for the codecs that need optional libraries
 CONVENTIONAL_EXTRA = "pip install spkc[conventional]"
 
 MIN_SIZE = 8
+
+
+def option_choice(codec: str, options: Mapping[str, Any], key: str, choices: Sequence[Any],
+                  default: Any) -> Any:
+    """``options[key]`` (or ``default``), which must be one of ``choices``."""
+    value = options.get(key, default)
+    if isinstance(value, bool) or value not in choices:
+        raise InputError(f"{codec}: {key} must be one of {', '.join(map(str, choices))}, "
+                         f"got {value!r}")
+    return value
+
+
+def option_number(codec: str, options: Mapping[str, Any], key: str, default: Any, *,
+                  lo: float, hi: float = float("inf"), integer: bool = False,
+                  lo_open: bool = False) -> Any:
+    """``options[key]`` (or ``default``): an int (``integer``) or a number in [lo, hi]
+    ((lo, hi] with ``lo_open``); bools are refused."""
+    value = options.get(key, default)
+    kinds = (int,) if integer else (int, float)
+    ok = (not isinstance(value, bool) and isinstance(value, kinds)
+          and (value > lo if lo_open else value >= lo) and value <= hi)
+    if not ok:
+        what = "an integer" if integer else "a number"
+        bounds = (f"> {lo:g}" if lo_open else f">= {lo:g}") if hi == float("inf") \
+            else f"in {lo:g}..{hi:g}"
+        raise InputError(f"{codec}: {key} must be {what} {bounds}, got {value!r}")
+    return value
+
+
+def quality_setting(codec: str, options: Mapping[str, Any], key: str,
+                    table: Mapping[int, Any], quality: int | None, **bounds: Any) -> Any:
+    """The encoder setting ``key`` (e.g. QP): ``options[key]`` when given (checked with
+    :func:`option_number` and ``bounds``), else ``table[quality]``."""
+    if key in options:
+        return option_number(codec, options, key, None, **bounds)
+    if quality in table:
+        return table[quality]
+    raise InputError(f"{codec}: quality must be one of {list(table)}, got {quality}")
 
 
 def optional_module(name: str) -> tuple[ModuleType | None, str]:
@@ -27,6 +67,14 @@ def optional_module(name: str) -> tuple[ModuleType | None, str]:
         return importlib.import_module(name), ""
     except ImportError as exc:  # also covers a broken wheel (missing shared library)
         return None, f"python package {name!r} is not importable ({exc}); {CONVENTIONAL_EXTRA}"
+
+
+def require_module(name: str, codec: str) -> ModuleType:
+    """The optional module ``name``, or CodecUnavailableError saying why ``codec`` cannot run."""
+    mod, reason = optional_module(name)
+    if mod is None:
+        raise CodecUnavailableError(f"codec {codec!r} cannot run here: {reason}")
+    return mod
 
 
 def check_scenes(scenes: np.ndarray, codec: str) -> np.ndarray:

@@ -39,14 +39,17 @@ from spkc.codecs._image import (
     corrupt,
     from_uint,
     get_payload,
+    option_choice,
     optional_module,
     pad_plane,
+    quality_setting,
+    require_module,
     seal,
     to_uint,
     unseal,
 )
 from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
-from spkc.errors import CodecUnavailableError, InputError
+from spkc.errors import CodecUnavailableError
 
 QP_FOR_QUALITY = {1: 44, 2: 40, 3: 36, 4: 32, 5: 28, 6: 24, 7: 20, 8: 16}
 _PIX_FMT = {8: "gray", 10: "gray10le"}
@@ -55,13 +58,6 @@ _PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "s
 _TUNES = ("psnr", "ssim", "grain", "fastdecode", "zerolatency", "none")
 _BLOCK = 8
 _MIN_SIZE = 16  # libx265 refuses pictures smaller than 16 px in either dimension
-
-
-def _av() -> Any:
-    mod, reason = optional_module("av")
-    if mod is None:
-        raise CodecUnavailableError(f"codec 'hevc' cannot run here: {reason}")
-    return mod
 
 
 class HevcCodec(SceneCodec):
@@ -74,29 +70,11 @@ class HevcCodec(SceneCodec):
 
     def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
         super().__init__(quality, device, **options)
-        bit_depth = options.get("bit_depth", 10)
-        if bit_depth not in _PIX_FMT:
-            raise InputError(f"hevc: bit_depth must be 8 or 10, got {bit_depth!r}")
-        if "qp" in options:
-            qp = options["qp"]
-            if isinstance(qp, bool) or not isinstance(qp, int) or not 0 <= qp <= 51:
-                raise InputError(f"hevc: qp must be an integer in 0..51, got {qp!r}")
-        elif self.quality in QP_FOR_QUALITY:
-            qp = QP_FOR_QUALITY[self.quality]
-        else:
-            raise InputError(f"hevc: quality must be one of {list(self.qualities)}, "
-                             f"got {self.quality}")
-        preset = options.get("preset", "medium")
-        if preset not in _PRESETS:
-            raise InputError(f"hevc: preset must be one of {', '.join(_PRESETS)}, "
-                             f"got {preset!r}")
-        tune = options.get("tune", "psnr")
-        if tune not in _TUNES:
-            raise InputError(f"hevc: tune must be one of {', '.join(_TUNES)}, got {tune!r}")
-        self.bit_depth: int = bit_depth
-        self.qp: int = qp
-        self.preset: str = preset
-        self.tune: str = tune
+        self.bit_depth: int = option_choice("hevc", options, "bit_depth", tuple(_PIX_FMT), 10)
+        self.qp: int = quality_setting("hevc", options, "qp", QP_FOR_QUALITY, self.quality,
+                                       lo=0, hi=51, integer=True)
+        self.preset: str = option_choice("hevc", options, "preset", _PRESETS, "medium")
+        self.tune: str = option_choice("hevc", options, "tune", _TUNES, "psnr")
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -146,7 +124,7 @@ class HevcCodec(SceneCodec):
     def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
         """Scenes (N, H, W) float32 in [0, 1] -> N payload sets ``{"img": HEVC Annex B}``."""
         arr = check_scenes(scenes, self.name)
-        av = _av()
+        av = require_module("av", "hevc")
         planes = to_uint(arr, self.bit_depth)
         return [{"img": seal(self._encode_one(av, plane))} for plane in planes]
 
@@ -170,7 +148,7 @@ class HevcCodec(SceneCodec):
     def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
         """N payload sets -> scenes (N, H, W) float32 in [0, 1]."""
         h, w = check_shape(shape, self.name)
-        av = _av()
+        av = require_module("av", "hevc")
         out = np.empty((len(payloads), h, w), np.float32)
         for i, payload in enumerate(payloads):
             data = unseal(get_payload(payload, "img", self.name), self.name)

@@ -30,22 +30,18 @@ from spkc.codecs._image import (
     corrupt,
     from_uint,
     get_payload,
+    option_choice,
+    option_number,
     optional_module,
+    quality_setting,
+    require_module,
     seal,
     to_uint,
     unseal,
 )
 from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
-from spkc.errors import CodecUnavailableError, InputError
 
 DISTANCE_FOR_QUALITY = {1: 12.0, 2: 8.0, 3: 6.0, 4: 4.0, 5: 3.0, 6: 2.0, 7: 1.0, 8: 0.5}
-
-
-def _imagecodecs() -> Any:
-    mod, reason = optional_module("imagecodecs")
-    if mod is None:
-        raise CodecUnavailableError(f"codec 'jxl' cannot run here: {reason}")
-    return mod
 
 
 class JpegXLCodec(SceneCodec):
@@ -58,26 +54,11 @@ class JpegXLCodec(SceneCodec):
 
     def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
         super().__init__(quality, device, **options)
-        bit_depth = options.get("bit_depth", 10)
-        if bit_depth not in (8, 10):
-            raise InputError(f"jxl: bit_depth must be 8 or 10, got {bit_depth!r}")
-        if "distance" in options:
-            distance = options["distance"]
-            if (isinstance(distance, bool) or not isinstance(distance, (int, float))
-                    or not 0.0 <= float(distance) <= 25.0):
-                raise InputError(f"jxl: distance must be a number in 0..25, got {distance!r}")
-            distance = float(distance)
-        elif self.quality in DISTANCE_FOR_QUALITY:
-            distance = DISTANCE_FOR_QUALITY[self.quality]
-        else:
-            raise InputError(f"jxl: quality must be one of {list(self.qualities)}, "
-                             f"got {self.quality}")
-        effort = options.get("effort", 3)
-        if isinstance(effort, bool) or not isinstance(effort, int) or not 1 <= effort <= 9:
-            raise InputError(f"jxl: effort must be an integer in 1..9, got {effort!r}")
-        self.bit_depth: int = bit_depth
-        self.distance: float = distance
-        self.effort: int = effort
+        self.bit_depth: int = option_choice("jxl", options, "bit_depth", (8, 10), 10)
+        self.distance: float = float(quality_setting("jxl", options, "distance",
+                                                     DISTANCE_FOR_QUALITY, self.quality,
+                                                     lo=0.0, hi=25.0))
+        self.effort: int = option_number("jxl", options, "effort", 3, lo=1, hi=9, integer=True)
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -92,7 +73,7 @@ class JpegXLCodec(SceneCodec):
     def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
         """Scenes (N, H, W) float32 in [0, 1] -> N payload sets ``{"img": codestream}``."""
         arr = check_scenes(scenes, self.name)
-        ic = _imagecodecs()
+        ic = require_module("imagecodecs", "jxl")
         kwargs: dict[str, Any] = {"effort": self.effort, "bitspersample": self.bit_depth}
         # distance 0 in libjxl still takes the lossy (VarDCT) path at low effort; lossless
         # must be requested explicitly to be exact.
@@ -108,7 +89,7 @@ class JpegXLCodec(SceneCodec):
     def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
         """N payload sets -> scenes (N, H, W) float32 in [0, 1]."""
         h, w = check_shape(shape, self.name)
-        ic = _imagecodecs()
+        ic = require_module("imagecodecs", "jxl")
         out = np.empty((len(payloads), h, w), np.float32)
         for i, payload in enumerate(payloads):
             data = unseal(get_payload(payload, "img", self.name), self.name)

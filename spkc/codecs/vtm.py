@@ -45,8 +45,11 @@ from spkc.codecs._image import (
     corrupt,
     from_uint,
     get_payload,
+    option_choice,
+    option_number,
     pad_plane,
     padded_size,
+    quality_setting,
     seal,
     to_uint,
     uint_dtype,
@@ -124,28 +127,13 @@ class VtmCodec(SceneCodec):
 
     def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
         super().__init__(quality, device, **options)
-        bit_depth = options.get("bit_depth", 10)
-        if bit_depth not in (8, 10):
-            raise InputError(f"vtm: bit_depth must be 8 or 10, got {bit_depth!r}")
-        if "qp" in options:
-            qp = options["qp"]
-            if isinstance(qp, bool) or not isinstance(qp, int) or not 0 <= qp <= 63:
-                raise InputError(f"vtm: qp must be an integer in 0..63, got {qp!r}")
-        elif self.quality in QP_FOR_QUALITY:
-            qp = QP_FOR_QUALITY[self.quality]
-        else:
-            raise InputError(f"vtm: quality must be one of {list(self.qualities)}, "
-                             f"got {self.quality}")
-        jobs = options.get("jobs", os.cpu_count() or 1)
-        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
-            raise InputError(f"vtm: jobs must be a positive integer, got {jobs!r}")
-        timeout = options.get("timeout", 600)
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-            raise InputError(f"vtm: timeout must be a positive number, got {timeout!r}")
-        self.bit_depth: int = bit_depth
-        self.qp: int = qp
-        self.jobs: int = jobs
-        self.timeout: float = float(timeout)
+        self.bit_depth: int = option_choice("vtm", options, "bit_depth", (8, 10), 10)
+        self.qp: int = quality_setting("vtm", options, "qp", QP_FOR_QUALITY, self.quality,
+                                       lo=0, hi=63, integer=True)
+        self.jobs: int = option_number("vtm", options, "jobs", os.cpu_count() or 1, lo=1,
+                                       integer=True)
+        self.timeout: float = float(option_number("vtm", options, "timeout", 600, lo=0,
+                                                  lo_open=True))
         cfg = options.get("config_file")
         self.config_file: Path | None = Path(cfg) if cfg is not None else None
 
