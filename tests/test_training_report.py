@@ -52,3 +52,15 @@ def test_interp_at_in_log_rate_and_none_outside():
     assert tr.interp_at(pts, math.sqrt(1e-5)) == pytest.approx(15.0)
     assert tr.interp_at(pts, 1e-1) is None
     assert tr.interp_at([], 1e-3) is None
+
+
+def test_plot_draws_the_envelope(tmp_path):
+    pytest.importorskip("matplotlib")
+    rows = [{"clip": "c.dat", "pipeline": lab, "bits_per_spike_pixel": r, "scene_psnr": d}
+            for lab, pts in (("hevc+tfp25", [(1e-3, 22.0), (3e-3, 24.0)]),
+                             ("jxl+tfi", [(2e-3, 23.5), (5e-3, 24.5)]),
+                             ("learned", [(2e-3, 23.0), (4e-3, 24.0)]))
+            for r, d in pts]
+    out = tmp_path / "rd.png"
+    tr.plot(rows, "c.dat", ["hevc+tfp25", "jxl+tfi"], out)
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
