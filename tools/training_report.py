@@ -11,9 +11,10 @@ coded scene sits on frame 151:
 1. Reconstruction alone (no compression): the learned reconstructor beside TFP at several
    windows and TFI.
 2. Rate-distortion points of the default codec (``learned``), ``baseline`` and the conventional
-   pipelines {TFP at several windows, TFI} x {JPEG XL, HEVC} x qualities. The *best
-   conventional pipeline* is their envelope: at each rate the best PSNR any of them reaches
-   (the Pareto frontier of all their points).
+   pipelines {TFP at several windows, TFI} x {JPEG XL, HEVC} x qualities (plus one point below
+   quality 1: HEVC QP 48, JPEG XL distance 18). The *best conventional pipeline* is their
+   envelope: at each rate the best PSNR any of them reaches (the Pareto frontier of all their
+   points).
 3. Bjontegaard deltas (piecewise-cubic, on Pareto frontiers): learned vs that envelope (target:
    BD-rate <= -30 %), learned vs baseline (SpikeCodec reports -2.5 % for BiSOAM), learned vs each
    conventional pipeline.
@@ -44,6 +45,8 @@ FRAMES_PER_SCENE = 101
 TARGET_BD_RATE = -30.0
 PAPER_BISOAM_VS_BASELINE = -2.5
 ENVELOPE = "conventional envelope"
+#: codec options of the extra low-rate point of each conventional pipeline
+LOW_RATE_SETTING = {"hevc": {"qp": 48}, "jxl": {"distance": 18.0}}
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -143,6 +146,7 @@ def run_rows(clips: list[Path], pipelines: list[tuple[str, str, str | None, int 
                                        reconstructor=recon, radius=radius,
                                        raw_spikes=raw, codec_options=options or None)
                     row["pipeline"] = label
+                    row["codec_options"] = dict(options)
                     rows.append(row)
                     bar.update(1)
     return rows
@@ -163,9 +167,11 @@ def plot(rows: list[dict], clip: str, conventional: list[str], out: Path) -> Non
     fig, ax = plt.subplots(figsize=(6.4, 4.4), dpi=110)
     for label in conventional:
         pts = sorted(curve(rows, clip, label))
-        ax.plot(*zip(*pts, strict=True), ".-", lw=0.8, alpha=0.5, label=label)
+        if pts:
+                ax.plot(*zip(*pts, strict=True), ".-", lw=0.8, alpha=0.5, label=label)
     env = pareto([p for lab in conventional for p in curve(rows, clip, lab)])
-    ax.plot(*zip(*env, strict=True), "k--", lw=1.6, label=ENVELOPE)
+    if env:
+        ax.plot(*zip(*env, strict=True), "k--", lw=1.6, label=ENVELOPE)
     for label, style in (("baseline", "s-"), ("learned", "o-")):
         pts = sorted(curve(rows, clip, label))
         if pts:
@@ -253,10 +259,15 @@ def main(argv: list[str] | None = None) -> int:
         if not ok:
             say(f"[{codec} unavailable: {why}; left out of the envelope]")
             continue
-        for r in sorted(radii):
-            pipelines.append((f"{codec}+tfp{2 * r + 1}", codec, "tfp", r, conv_q, {}))
-        pipelines.append((f"{codec}+tfi", codec, "tfi", None, conv_q, {}))
-        conventional += [p[0] for p in pipelines[-len(radii) - 1:]]
+        labels = []
+        for recon, r in [*(("tfp", r) for r in sorted(radii)), ("tfi", None)]:
+            label = f"{codec}+{recon}{'' if r is None else 2 * r + 1}"
+            pipelines.append((label, codec, recon, r, conv_q, {}))
+            # one point below quality 1, so the envelope also spans the learned codec's
+            # lowest PSNRs (BD integrates over the PSNR range both curves cover)
+            pipelines.append((label, codec, recon, r, [1], LOW_RATE_SETTING[codec]))
+            labels.append(label)
+        conventional += labels
     rows = run_rows(clips, pipelines, progress=not args.no_progress)
 
     # 3. Bjontegaard deltas
