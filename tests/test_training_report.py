@@ -64,3 +64,24 @@ def test_plot_draws_the_envelope(tmp_path):
     out = tmp_path / "rd.png"
     tr.plot(rows, "c.dat", ["hevc+tfp25", "jxl+tfi"], out)
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.shared_data
+def test_held_out_clips_are_reproducible_spikes_with_ground_truth(tmp_path):
+    from spkc.eval.engine import load_ground_truth
+    from spkc.io import read_spikes
+    from spkc.train.data import DEFAULT_BSDS
+
+    if not (DEFAULT_BSDS / "val").is_dir():
+        pytest.skip(f"needs {DEFAULT_BSDS}")
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    (clip, stats), = tr.held_out_clips(1, 5, a, height=32, width=48, gt_frame=6)
+    tr.held_out_clips(1, 5, b, height=32, width=48, gt_frame=6)
+    assert clip.read_bytes() == (b / clip.name).read_bytes()
+    spikes = read_spikes(clip, 32, 48)
+    assert spikes.shape == (13, 32, 48) and 0 < spikes.mean() < 1
+    gt = load_ground_truth(clip.with_suffix(".png"), clip)
+    assert gt.shape == (32, 48) and gt.std() > 0
+    assert "spikes/px/frame" in stats

@@ -31,7 +31,9 @@ import argparse
 import json
 import math
 import os
+import shutil
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -97,6 +99,40 @@ def interp_at(points: list[tuple[float, float]], rate: float) -> float | None:
     if x < xs[0] - 1e-12 or x > xs[-1] + 1e-12:
         return None
     return float(np.interp(x, xs, ys))
+
+
+def held_out_clips(n: int, seed: int, out_dir: Path, height: int = 250, width: int = 400,
+                   gt_frame: int = GT_FRAME) -> list[tuple[Path, str]]:
+    """``n`` spike clips no network was trained on: BSDS500 val images (beyond the 8 that
+    validate codec training) moved by the training-data generator over 2*151+1 frames of
+    250x400, with randomised integrate-and-fire. Writes ``heldout<i>.dat`` and its
+    ground-truth luminance at frame 151 as ``heldout<i>.png`` (16-bit); returns (path, stats).
+    """
+    from PIL import Image
+
+    from spkc.io import write_dat
+    from spkc.train.data import (
+        DEFAULT_BSDS,
+        GenConfig,
+        load_gray_images,
+        render_clip,
+        simulate_clip,
+    )
+
+    images = load_gray_images(DEFAULT_BSDS / "val")[8:]
+    cfg = GenConfig(height=height, width=width, radius=gt_frame, substeps=2, max_speed=1.0,
+                    max_object_speed=1.5)
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        frames, scene, speed = render_clip(rng, images, cfg)
+        spikes, _, params = simulate_clip(rng, frames, cfg)
+        path = out_dir / f"heldout{i + 1}.dat"
+        write_dat(path, spikes)
+        Image.fromarray(np.round(scene * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
+        out.append((path, f"{spikes.mean():.3f} spikes/px/frame, camera {speed:.2f} px/frame, "
+                          f"threshold {params[0]:.2f}, noise {params[3]:.3f}"))
+    return out
 
 
 def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[str, float]]:
@@ -193,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tfp-radii", default="6,12,20", help="TFP windows of the conventional "
                     "pipelines (the best uncoded window per clip is added)")
     ap.add_argument("--conv-qualities", default="1,2,3,4")
+    ap.add_argument("--held-out", type=int, default=1,
+                    help="also simulate this many clips from BSDS500 val images no network "
+                         "trained on (needs ../shared/data/bsds500; 0: REDS only)")
     ap.add_argument("--learned-weights-version", type=int, default=None)
     ap.add_argument("--baseline-weights-version", type=int, default=None)
     ap.add_argument("--quick", action="store_true", help="TFP windows 12 and best, TFI; "
@@ -210,13 +249,31 @@ def main(argv: list[str] | None = None) -> int:
         print(text, flush=True)
         lines.append(text)
 
-    from spkc.codecs import get_codec_class
-
     clips = sorted(c for c in args.data.glob("*.dat") if c.with_suffix(".png").is_file())
     if not clips:
         say(f"no .dat clips with a ground-truth .png in {args.data}; nothing to report")
         return 0
     t0 = time.perf_counter()
+    tmp = Path(tempfile.mkdtemp(prefix="spkc-report-"))
+    try:
+        if args.held_out > 0:
+            from spkc.errors import SpkcError
+
+            try:
+                for path, stats in held_out_clips(args.held_out, 2026, tmp):
+                    say(f"held-out clip {path.name}: {stats}")
+                    clips.append(path)
+            except SpkcError as exc:
+                say(f"[held-out clips left out: {exc}]")
+        return _report(args, clips, t0, say, lines, argv)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: list[str],
+            argv: list[str] | None) -> int:
+    from spkc.codecs import get_codec_class
+
     radii = [int(r) for r in args.tfp_radii.split(",")]
     conv_q = [int(q) for q in args.conv_qualities.split(",")]
     if args.quick:
