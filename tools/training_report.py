@@ -2,7 +2,8 @@
 """Where the shipped learned weights stand against the training targets, in one run.
 
     python tools/training_report.py                 # needs ../shared/data/reds-spikes
-    python tools/training_report.py --quick         # fewer conventional points (~2x faster)
+    python tools/training_report.py --quick         # fewer conventional points
+    python tools/training_report.py --jobs 1        # one process (default: one per core)
 
 Everything is measured in this run on every REDS clip with a ground-truth PNG, at frame 151,
 scene PSNR after a least-squares affine fit (as docs/results.md), 101 frames per scene so that a
@@ -158,34 +159,59 @@ def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[
     return out
 
 
-def run_rows(clips: list[Path], pipelines: list[tuple[str, str, str | None, int | None,
-                                                       list[int], dict]],
-             progress: bool) -> list[dict[str, Any]]:
-    """Evaluate (label, codec, reconstructor, radius, qualities, codec options) pipelines."""
-    from tqdm import tqdm
+Pipeline = tuple[str, str, str | None, int | None, list[int], dict]
+
+
+def _run_one(task: tuple[Path, str, str, str | None, int | None, int, dict, int]
+             ) -> dict[str, Any]:
+    """One RD point (runs in a worker process with ``threads`` torch threads)."""
+    import torch
 
     from spkc.eval.engine import evaluate_run, load_ground_truth
-    from spkc.io import read_spikes
 
-    total = len(clips) * sum(len(p[4]) for p in pipelines)
-    rows: list[dict[str, Any]] = []
-    with tqdm(total=total, unit="run", desc="rd", disable=not progress,
+    clip, label, codec, recon, radius, q, options, threads = task
+    torch.set_num_threads(threads)
+    row = evaluate_run(clip, codec, q, gt=load_ground_truth(clip.with_suffix(".png"), clip),
+                       gt_frame=GT_FRAME, frames_per_scene=FRAMES_PER_SCENE,
+                       reconstructor=recon, radius=radius, codec_options=options or None)
+    row["pipeline"] = label
+    row["codec_options"] = dict(options)
+    return row
+
+
+def run_rows(clips: list[Path], pipelines: list[Pipeline], progress: bool, jobs: int = 1
+             ) -> list[dict[str, Any]]:
+    """Evaluate (label, codec, reconstructor, radius, qualities, codec options) pipelines on
+    every clip, ``jobs`` runs at a time (one torch thread each when ``jobs`` > 1); rows come
+    back in task order whatever the completion order."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    from tqdm import tqdm
+
+    threads = 1 if jobs > 1 else max(1, os.cpu_count() or 1)
+    tasks = [(clip, label, codec, recon, radius, q, options, threads)
+             for clip in clips
+             for label, codec, recon, radius, qualities, options in pipelines
+             for q in qualities]
+    rows: list[dict[str, Any] | None] = [None] * len(tasks)
+    with tqdm(total=len(tasks), unit="run", desc="rd", disable=not progress,
               dynamic_ncols=True) as bar:
-        for clip in clips:
-            gt = load_ground_truth(clip.with_suffix(".png"), clip)
-            raw = read_spikes(clip)
-            for label, codec, recon, radius, qualities, options in pipelines:
-                for q in qualities:
-                    bar.set_postfix_str(f"{clip.name} {label} q{q}", refresh=True)
-                    row = evaluate_run(clip, codec, q, gt=gt, gt_frame=GT_FRAME,
-                                       frames_per_scene=FRAMES_PER_SCENE,
-                                       reconstructor=recon, radius=radius,
-                                       raw_spikes=raw, codec_options=options or None)
-                    row["pipeline"] = label
-                    row["codec_options"] = dict(options)
-                    rows.append(row)
+        if jobs <= 1:
+            for i, t in enumerate(tasks):
+                bar.set_postfix_str(f"{t[0].name} {t[1]} q{t[5]}", refresh=True)
+                rows[i] = _run_one(t)
+                bar.update(1)
+        else:
+            # spawn, not fork: a forked child of a process that already ran torch's OpenMP
+            # pool can hang
+            ctx = multiprocessing.get_context("spawn")
+            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
+                futures = {pool.submit(_run_one, t): i for i, t in enumerate(tasks)}
+                for f in as_completed(futures):
+                    rows[futures[f]] = f.result()
                     bar.update(1)
-    return rows
+    return [r for r in rows if r is not None]
 
 
 def curve(rows: list[dict], clip: str, label: str, metric: str = "scene_psnr"
@@ -241,6 +267,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="directory for training_report_clip<i>.png")
     ap.add_argument("--markdown", type=Path, default=None,
                     help="also write the printed report (and figure links) as markdown")
+    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                    help="runs evaluated at a time, in worker processes (default: one per core)")
     ap.add_argument("--no-progress", action="store_true")
     args = ap.parse_args(argv)
     lines: list[str] = []
@@ -306,7 +334,7 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
                  if args.baseline_weights_version else {})
     lq = list(get_codec_class("learned").qualities)
     bq = list(get_codec_class("baseline").qualities)
-    pipelines: list[tuple[str, str, str | None, int | None, list[int], dict]] = [
+    pipelines: list[Pipeline] = [
         ("learned", "learned", None, None, lq, learned_opts),
         ("baseline", "baseline", None, None, bq, base_opts),
     ]
@@ -325,7 +353,7 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
             pipelines.append((label, codec, recon, r, [1], LOW_RATE_SETTING[codec]))
             labels.append(label)
         conventional += labels
-    rows = run_rows(clips, pipelines, progress=not args.no_progress)
+    rows = run_rows(clips, pipelines, progress=not args.no_progress, jobs=args.jobs)
 
     # 3. Bjontegaard deltas
     say("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
