@@ -252,7 +252,7 @@ def plot(rows: list[dict], clip: str, conventional: list[str], out: Path) -> Non
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=DATA, help="directory of .dat + .png clips")
-    ap.add_argument("--tfp-radii", default="6,12,20", help="TFP windows of the conventional "
+    ap.add_argument("--tfp-radii", default="12,20", help="TFP windows of the conventional "
                     "pipelines (the best uncoded window per clip is added)")
     ap.add_argument("--conv-qualities", default="1,2,3,4")
     ap.add_argument("--held-out", type=int, default=1,
