@@ -33,11 +33,13 @@ VECTORS = {
     # name: (codec, quality, frames_per_scene, reconstructor, interpolation, reset)
     "raw-linear": ("raw", 3, 16, "tfp", "linear", "soft"),
     "raw-hold-hard": ("raw", 2, 12, "tfi", "hold", "hard"),
-    # "learned" was made with the v1 weights before configs recorded the weights version: it
-    # checks that such files still decode. Do not regenerate it; new vectors get new names.
-    "learned": ("learned", 2, 16, None, "linear", "soft"),
+    # One vector per shipped weights version, made with that version when it was the latest;
+    # never regenerate an old one (a new version gets a new name). "baseline" is baseline v1.
+    # (The learned v1 vector left with the v1 weights in 0.2.0; see $SPKC_WEIGHTS_PATH.)
     "learned-v2": ("learned", 2, 16, None, "linear", "soft"),
+    "learned-v3": ("learned", 2, 16, None, "linear", "soft"),
     "baseline": ("baseline", 1, 16, None, "linear", "soft"),
+    "baseline-v2": ("baseline", 1, 16, None, "linear", "soft"),
 }
 
 
