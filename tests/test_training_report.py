@@ -85,3 +85,14 @@ def test_held_out_clips_are_reproducible_spikes_with_ground_truth(tmp_path):
     gt = load_ground_truth(clip.with_suffix(".png"), clip)
     assert gt.shape == (32, 48) and gt.std() > 0
     assert "spikes/px/frame" in stats
+
+
+def test_separation_names_curves_that_never_meet():
+    anchor = [(1e-3, 22.0), (2e-3, 24.0)]
+    assert tr.separation(anchor, [(3e-3, 25.0), (4e-3, 26.0)]) == "above"
+    assert tr.separation(anchor, [(3e-3, 20.0), (4e-3, 21.0)]) == "below"
+    assert tr.separation(anchor, [(3e-3, 23.0), (4e-3, 26.0)]) is None
+    # cheaper than every anchor point yet worse: not "below" (the anchor cannot go that low)
+    assert tr.separation(anchor, [(1e-4, 20.0), (2e-4, 21.0)]) is None
+    rate, _, note = tr.bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
+    assert rate is None and "-100 %" in note

@@ -65,6 +65,21 @@ def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
     return out
 
 
+def separation(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
+               ) -> str | None:
+    """"above" when every test PSNR exceeds the best the anchor reaches at any rate (BD-rate
+    tends to -100 %), "below" when no test point reaches the anchor's lowest PSNR at or above
+    the anchor's lowest rate (BD-rate tends to +infinity), else None."""
+    if not anchor or not test:
+        return None
+    if min(d for _, d in test) > max(d for _, d in anchor):
+        return "above"
+    if (max(d for _, d in test) < min(d for _, d in anchor)
+            and min(r for r, _ in test) >= min(r for r, _ in anchor)):
+        return "below"
+    return None
+
+
 def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
        ) -> tuple[float | None, float | None, str]:
     """(BD-rate %, BD-PSNR dB, note) of ``test`` against ``anchor`` on their Pareto frontiers."""
@@ -72,10 +87,16 @@ def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
     from spkc.metrics import bd_psnr, bd_rate
 
     a, t = pareto(anchor), pareto(test)
+    side = separation(anchor, test)
+    where = {"above": f"every test point beats the anchor's best PSNR at any rate "
+                      f"({max(d for _, d in anchor):.2f} dB): BD-rate -> -100 %",
+             "below": "no test point reaches the anchor's lowest PSNR: BD-rate -> +inf",
+             None: ""}[side] if anchor and test else ""
     if len(a) < 2 or len(t) < 2:
-        return None, None, f"frontiers have {len(a)} and {len(t)} points (need 2 each)"
+        return None, None, "; ".join(filter(None, [
+            f"frontiers have {len(a)} and {len(t)} points (need 2 each)", where]))
     res: list[float | None] = []
-    notes = []
+    notes = [where] if where else []
     for fn in (bd_rate, bd_psnr):
         try:
             res.append(float(fn([p[0] for p in a], [p[1] for p in a],
@@ -373,11 +394,20 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
             say(f"{c.name:>14} {test:>9} {anchor:>22} {fmt(br, '10.1f'):>10} "
                   f"{fmt(bp, '+10.2f'):>10}  {note}")
     head = [b for b in bd_rows if b["test"] == "learned" and b["anchor"] == ENVELOPE]
-    vals = [b["bd_rate"] for b in head]
-    met = all(v is not None and v <= TARGET_BD_RATE for v in vals)
+    verdicts = []
+    for b in head:
+        c = b["clip"]
+        side = separation([p for lab in conventional for p in curve(rows, c, lab)],
+                          curve(rows, c, "learned"))
+        v = b["bd_rate"]
+        ok = side == "above" or (v is not None and v <= TARGET_BD_RATE)
+        verdicts.append((c, ok, "-> -100 %" if side == "above" else
+                         "n/a" if v is None else f"{v:+.1f} %"))
+    met = all(ok for _, ok, _ in verdicts)
     say(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
-          f"{'MET' if met else 'NOT MET'} ("
-          + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in vals) + ")")
+        f"{'MET' if met else 'NOT MET'} ("
+        + ", ".join(f"{c}: {txt} {'met' if ok else 'not met'}" for c, ok, txt in verdicts)
+        + ")")
     lb = [b["bd_rate"] for b in bd_rows if b["test"] == "learned" and b["anchor"] == "baseline"]
     say("learned vs baseline BD-rate: "
           + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in lb)
