@@ -33,18 +33,19 @@ def test_pareto_drops_dominated_and_keeps_best_at_equal_rate():
 def test_bd_of_a_curve_shifted_in_rate():
     anchor = [(r, 20 + 5 * math.log10(r / 1e-3)) for r in (1e-3, 2e-3, 4e-3, 8e-3)]
     half = [(r / 2, d) for r, d in anchor]
-    rate, dpsnr, note = tr.bd(anchor, half)
+    rate, dpsnr, note, side = tr.bd(anchor, half)
     assert rate == pytest.approx(-50.0, abs=1e-6)
-    assert dpsnr > 0 and note == ""
+    assert dpsnr > 0 and note == "" and side is None
 
 
 def test_bd_reports_why_when_it_cannot():
-    rate, dpsnr, note = tr.bd([(1e-3, 20)], [(1e-3, 21), (2e-3, 22)])
+    rate, dpsnr, note, _ = tr.bd([(1e-3, 20)], [(1e-3, 21), (2e-3, 22)])
     assert rate is None and dpsnr is None and "need 2" in note
     # disjoint PSNR ranges: BD-rate undefined, BD-PSNR defined; the dominated point is named
-    rate, dpsnr, note = tr.bd([(1e-3, 20), (4e-3, 21)], [(1e-3, 30), (2e-3, 31), (3e-3, 30.5)])
+    rate, dpsnr, note, side = tr.bd([(1e-3, 20), (4e-3, 21)],
+                                   [(1e-3, 30), (2e-3, 31), (3e-3, 30.5)])
     assert rate is None and dpsnr == pytest.approx(10.0, abs=0.5)
-    assert "do not overlap" in note and "1 dominated" in note
+    assert "do not overlap" in note and "1 dominated" in note and side == "above"
 
 
 def test_interp_at_in_log_rate_and_none_outside():
@@ -94,5 +95,5 @@ def test_separation_names_curves_that_never_meet():
     assert tr.separation(anchor, [(3e-3, 23.0), (4e-3, 26.0)]) is None
     # cheaper than every anchor point yet worse: not "below" (the anchor cannot go that low)
     assert tr.separation(anchor, [(1e-4, 20.0), (2e-4, 21.0)]) is None
-    rate, _, note = tr.bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
-    assert rate is None and "-100 %" in note
+    rate, _, note, side = tr.bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
+    assert rate is None and "-100 %" in note and side == "above"

@@ -81,8 +81,9 @@ def separation(anchor: list[tuple[float, float]], test: list[tuple[float, float]
 
 
 def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
-       ) -> tuple[float | None, float | None, str]:
-    """(BD-rate %, BD-PSNR dB, note) of ``test`` against ``anchor`` on their Pareto frontiers."""
+       ) -> tuple[float | None, float | None, str, str | None]:
+    """(BD-rate %, BD-PSNR dB, note, :func:`separation`) of ``test`` against ``anchor`` on
+    their Pareto frontiers."""
     from spkc.errors import SpkcError
     from spkc.metrics import bd_psnr, bd_rate
 
@@ -94,7 +95,7 @@ def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
              None: ""}[side] if anchor and test else ""
     if len(a) < 2 or len(t) < 2:
         return None, None, "; ".join(filter(None, [
-            f"frontiers have {len(a)} and {len(t)} points (need 2 each)", where]))
+            f"frontiers have {len(a)} and {len(t)} points (need 2 each)", where])), side
     res: list[float | None] = []
     notes = [where] if where else []
     for fn in (bd_rate, bd_psnr):
@@ -107,7 +108,7 @@ def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
     dropped = len(pareto(test)) != len(test)
     if dropped:
         notes.append(f"{len(test) - len(t)} dominated test point(s) left out")
-    return res[0], res[1], "; ".join(notes)
+    return res[0], res[1], "; ".join(notes), side
 
 
 def interp_at(points: list[tuple[float, float]], rate: float) -> float | None:
@@ -158,25 +159,19 @@ def held_out_clips(n: int, seed: int, out_dir: Path, height: int = 250, width: i
 
 
 def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[str, float]]:
-    """{reconstructor: {clip name: PSNR dB}} of uncoded reconstructions at GT_FRAME."""
-    from spkc.codecs.reconstructors import LearnedReconstructor, TfiReconstructor, TfpReconstructor
-    from spkc.eval.engine import load_ground_truth
-    from spkc.io import read_spikes
-    from spkc.metrics import psnr
+    """{reconstructor: {clip name: PSNR dB}} of uncoded reconstructions at GT_FRAME (the
+    training validation of spkc.train.validate, run on each directory holding the clips)."""
+    from spkc.codecs.reconstructors import LearnedReconstructor
+    from spkc.train.validate import baselines, validate
 
-    recons = {f"tfp{2 * r + 1}": TfpReconstructor(radius=r) for r in radii}
-    recons["tfi"] = TfiReconstructor()
-    recons["learned"] = LearnedReconstructor()
-    out: dict[str, dict[str, float]] = {k: {} for k in recons}
-    for clip in clips:
-        gt = load_ground_truth(clip.with_suffix(".png"), clip)
-        raw = read_spikes(clip)
-        for name, rec in recons.items():
-            r = rec.radius
-            win = raw[GT_FRAME - r: GT_FRAME + r + 1][None]
-            scene = np.asarray(rec.reconstruct(win))[0]
-            out[name][clip.name] = psnr(scene.astype(np.float32), gt, peak=1.0,
-                                        affine_fit=True)
+    learned = LearnedReconstructor()
+    out: dict[str, dict[str, float]] = {}
+    for d in dict.fromkeys(c.parent for c in clips):
+        res = baselines(d, tuple(radii))
+        res["learned"] = validate(learned.reconstruct, learned.radius, d)
+        for name, per_clip in res.items():
+            out.setdefault(name, {}).update({f"{k}.dat": v for k, v in per_clip.items()
+                                             if k != "mean"})
     return out
 
 
@@ -237,8 +232,19 @@ def run_rows(clips: list[Path], pipelines: list[Pipeline], progress: bool, jobs:
 
 def curve(rows: list[dict], clip: str, label: str, metric: str = "scene_psnr"
           ) -> list[tuple[float, float]]:
+    """(bits per spike-pixel, ``metric``) of one pipeline on one clip."""
     return [(r["bits_per_spike_pixel"], r[metric]) for r in rows
             if r["clip"] == clip and r["pipeline"] == label and r.get(metric) is not None]
+
+
+def conventional_points(rows: list[dict], clip: str, conventional: list[str]
+                        ) -> list[tuple[float, float]]:
+    """Every conventional pipeline's points on ``clip``: their Pareto frontier is the envelope."""
+    return [p for lab in conventional for p in curve(rows, clip, lab)]
+
+
+def _fmt(v: float | None, spec: str, missing: str = "n/a") -> str:
+    return missing if v is None else format(v, spec)
 
 
 def plot(rows: list[dict], clip: str, conventional: list[str], out: Path) -> None:
@@ -251,8 +257,8 @@ def plot(rows: list[dict], clip: str, conventional: list[str], out: Path) -> Non
     for label in conventional:
         pts = sorted(curve(rows, clip, label))
         if pts:
-                ax.plot(*zip(*pts, strict=True), ".-", lw=0.8, alpha=0.5, label=label)
-    env = pareto([p for lab in conventional for p in curve(rows, clip, lab)])
+            ax.plot(*zip(*pts, strict=True), ".-", lw=0.8, alpha=0.5, label=label)
+    env = pareto(conventional_points(rows, clip, conventional))
     if env:
         ax.plot(*zip(*env, strict=True), "k--", lw=1.6, label=ENVELOPE)
     for label, style in (("baseline", "s-"), ("learned", "o-")):
@@ -339,11 +345,10 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
         tags = [c.name for c in clips if best_tfp[c.name] == name]
         mean = float(np.mean(list(res.values())))
         say(f"{name:>14} " + " ".join(f"{res[c.name]:14.2f}" for c in clips)
-              + f" {mean:7.2f}" + (f"   best TFP window on {', '.join(tags)}" if tags else ""))
+            + f" {mean:7.2f}" + (f"   best TFP window on {', '.join(tags)}" if tags else ""))
     best_conv = {c.name: max(rec[best_tfp[c.name]][c.name], rec["tfi"][c.name]) for c in clips}
     gains = [rec["learned"][c.name] - best_conv[c.name] for c in clips]
-    say("learned - best(TFP best window, TFI): "
-          + ", ".join(f"{g:+.2f} dB" for g in gains))
+    say("learned - best(TFP best window, TFI): " + ", ".join(f"{g:+.2f} dB" for g in gains))
 
     # 2. rate-distortion rows
     for r in {int(best_tfp[c.name][3:]) // 2 for c in clips}:
@@ -378,31 +383,30 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
 
     # 3. Bjontegaard deltas
     say("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
-          "piecewise cubic)")
+        "piecewise cubic)")
     say(f"{'clip':>14} {'test':>9} {'anchor':>22} {'BD-rate %':>10} {'BD-PSNR dB':>10}  note")
     bd_rows = []
     for c in clips:
-        env = [p for lab in conventional for p in curve(rows, c.name, lab)]
-        anchors = [(ENVELOPE, env), ("baseline", curve(rows, c.name, "baseline"))]
+        anchors = [(ENVELOPE, conventional_points(rows, c.name, conventional)),
+                   ("baseline", curve(rows, c.name, "baseline"))]
         anchors += [(lab, curve(rows, c.name, lab)) for lab in conventional]
         tests = [("learned", a) for a in anchors] + [("baseline", anchors[0])]
         for test, (anchor, pts) in tests:
-            br, bp, note = bd(pts, curve(rows, c.name, test))
+            br, bp, note, side = bd(pts, curve(rows, c.name, test))
             bd_rows.append({"clip": c.name, "test": test, "anchor": anchor, "bd_rate": br,
-                            "bd_psnr": bp, "note": note})
-            fmt = lambda v, s: "n/a" if v is None else format(v, s)  # noqa: E731
-            say(f"{c.name:>14} {test:>9} {anchor:>22} {fmt(br, '10.1f'):>10} "
-                  f"{fmt(bp, '+10.2f'):>10}  {note}")
-    head = [b for b in bd_rows if b["test"] == "learned" and b["anchor"] == ENVELOPE]
+                            "bd_psnr": bp, "side": side, "note": note})
+            say(f"{c.name:>14} {test:>9} {anchor:>22} {_fmt(br, '10.1f'):>10} "
+                f"{_fmt(bp, '+10.2f'):>10}  {note}")
     verdicts = []
-    for b in head:
-        c = b["clip"]
-        side = separation([p for lab in conventional for p in curve(rows, c, lab)],
-                          curve(rows, c, "learned"))
-        v = b["bd_rate"]
-        ok = side == "above" or (v is not None and v <= TARGET_BD_RATE)
-        verdicts.append((c, ok, "-> -100 %" if side == "above" else
-                         "n/a" if v is None else f"{v:+.1f} %"))
+    for b in bd_rows:
+        if b["test"] == "learned" and b["anchor"] == ENVELOPE:
+            v = b["bd_rate"]
+            ok = b["side"] == "above" or (v is not None and v <= TARGET_BD_RATE)
+            if b["side"] == "above":
+                txt = "-> -100 %"
+            else:
+                txt = "n/a" if v is None else f"{v:+.1f} %"
+            verdicts.append((b["clip"], ok, txt))
     met = all(ok for _, ok, _ in verdicts)
     say(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
         f"{'MET' if met else 'NOT MET'} ("
@@ -410,12 +414,12 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
         + ")")
     lb = [b["bd_rate"] for b in bd_rows if b["test"] == "learned" and b["anchor"] == "baseline"]
     say("learned vs baseline BD-rate: "
-          + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in lb)
-          + f" (SpikeCodec reports {PAPER_BISOAM_VS_BASELINE} % for BiSOAM)")
+        + ", ".join("n/a" if v is None else f"{v:+.1f} %" for v in lb)
+        + f" (SpikeCodec reports {PAPER_BISOAM_VS_BASELINE} % for BiSOAM)")
 
     # 4. spike fidelity at matched rates
     say("\n4. Regenerated spikes vs source at matched rates (interpolated in log-rate at the "
-          "learned codec's rates; '-' = outside that curve's range)")
+        "learned codec's rates; '-' = outside that curve's range)")
     labels = ["learned", "baseline", *conventional]
     spike_rows = []
     for c in clips:
@@ -428,9 +432,7 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
             fr = [interp_at(curve(rows, c.name, lab, "firing_rate_psnr"), r) for r in rates]
             spike_rows.append({"clip": c.name, "pipeline": lab, "rates": rates,
                                "isi_psnr": isi, "firing_rate_psnr": fr})
-            cell = lambda v: f"{v:7.2f}" if v is not None else f"{'-':>7}"  # noqa: E731
-            say(f"{lab:>16} " + " ".join(cell(v) for v in isi) + " "
-                  + " ".join(cell(v) for v in fr))
+            say(f"{lab:>16} " + " ".join(f"{_fmt(v, '.2f', '-'):>7}" for v in isi + fr))
 
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)

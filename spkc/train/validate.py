@@ -27,12 +27,12 @@ def affine_psnr(pred: np.ndarray, gt: np.ndarray) -> float:
 
 def load_reds(reds_dir: str | Path | None = None, radius: int = 20,
               frame: int = SCENE_FRAME) -> list[tuple[str, np.ndarray, np.ndarray]]:
-    """[(name, window (2R+1, 250, 400) bool centred on ``frame``, gt (250, 400) float32 [0,1])].
+    """[(name, window (2R+1, 250, 400) bool centred on ``frame``, gt (250, 400) float32 [0,1])]
+    for every ``<name>.dat`` with a ``<name>.png`` in the directory.
 
     Empty list when the directory is absent (validation is then skipped).
     """
-    from PIL import Image
-
+    from spkc.eval.engine import load_ground_truth
     from spkc.io.dat import read_dat
 
     d = Path(reds_dir) if reds_dir is not None else DEFAULT_REDS
@@ -46,7 +46,7 @@ def load_reds(reds_dir: str | Path | None = None, radius: int = 20,
         if frame - radius < 0:
             raise InputError(f"window radius {radius} reaches before frame 0", dat)
         win = read_dat(dat, start=frame - radius, count=2 * radius + 1)
-        gt = np.asarray(Image.open(png).convert("L"), dtype=np.float32) / 255.0
+        gt = load_ground_truth(png, dat)  # 8- or 16-bit gray
         if gt.shape != win.shape[1:]:
             raise InputError(f"ground truth {gt.shape} does not match spikes {win.shape[1:]}",
                              png)
