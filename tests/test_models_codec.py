@@ -158,3 +158,23 @@ def test_save_load_roundtrip(tiny: SceneCompressionModel, batch, tmp_path) -> No
     assert torch.equal(other.decompress(payloads), tiny.decompress(payloads))
     with pytest.raises(InputError):
         SceneCompressionModel("compact", "bisoam").load_weights(path)
+
+
+def test_train_attention_only_and_transforms_only():
+    torch.manual_seed(0)
+    m = SceneCompressionModel("tiny", "bisoam").eval()
+    attn = m.train_attention_only()
+    assert {id(p) for p in m.parameters() if p.requires_grad} == {id(p) for p in attn} != set()
+    with pytest.raises(InputError, match="attention"):
+        SceneCompressionModel("tiny", None).train_attention_only()
+    x = torch.from_numpy(_scene(40, 56))[None, None]
+    sb, sa = _spikes(x, 4, 1), _spikes(x, 4, 2)
+    with torch.no_grad():
+        ae = m.transforms_only(x, sb, sa)
+        y = m.g_a(torch.nn.functional.pad(x, (0, 8, 0, 24), mode="replicate"),
+                  torch.nn.functional.pad(sb, (0, 8, 0, 24), mode="replicate"),
+                  torch.nn.functional.pad(sa, (0, 8, 0, 24), mode="replicate"))
+        assert torch.equal(ae, m.g_s(y)[:, :, :40, :56].clamp(0, 1))
+    assert ae.shape == x.shape
+    with pytest.raises(InputError, match="spikes_before"):
+        m.transforms_only(x)

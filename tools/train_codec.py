@@ -84,8 +84,6 @@ def evaluate(model: SceneCompressionModel, val: list[np.ndarray], spike_len: int
     """Estimated bpp, actual coded bpp and PSNR on centre crops of held-out images, and the
     PSNR of the transforms alone (g_s(g_a(x)), latents not quantised): when that ceiling is
     no higher than the coded PSNR, the transforms limit quality, not the rate."""
-    from spkc.models.codec import PAD, _pad_to
-
     rng = np.random.default_rng(1234)
     model.eval()
     est, act, mse, mse_ae = [], [], [], []
@@ -97,9 +95,7 @@ def evaluate(model: SceneCompressionModel, val: list[np.ndarray], spike_len: int
         est.append(float(out["bpp"][0]))
         act.append(sum(8 * len(v) for k, v in payloads[0].items() if k != "meta") / size**2)
         mse.append(float(((x_hat - x) ** 2).mean()))
-        y = model.g_a(_pad_to(x, PAD), _pad_to(sb, PAD), _pad_to(sa, PAD))
-        x_ae = model.g_s(y)[:, :, :size, :size].clamp(0, 1)
-        mse_ae.append(float(((x_ae - x) ** 2).mean()))
+        mse_ae.append(float(((model.transforms_only(x, sb, sa) - x) ** 2).mean()))
     model.train()
     m = float(np.mean(mse))
     return {"val_bpp_est": float(np.mean(est)), "val_bpp_actual": float(np.mean(act)),
@@ -149,14 +145,9 @@ def main() -> None:
     val = load_gray(BSDS / "val", args.val)
     lam = QUALITY_LAMBDAS[args.quality]
     if args.train == "attention":
-        attn = model.attention_parameters()
-        if not attn:
+        if attention is None:
             raise SystemExit("--train attention needs --attention soam or bisoam")
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for p in attn:
-            p.requires_grad_(True)
-        groups = [{"params": attn, "base_lr": args.lr}]
+        groups = [{"params": model.train_attention_only(), "base_lr": args.lr}]
     else:
         aux = [model.z_logits]
         main_params = [p for p in model.parameters() if p is not model.z_logits]

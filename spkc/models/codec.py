@@ -313,6 +313,17 @@ class SceneCompressionModel(nn.Module):
         """Parameters of SOAM/BiSOAM (empty for the baseline), for stage-III training."""
         return list(self.g_a.attn.parameters()) if self.g_a.attn is not None else []
 
+    def train_attention_only(self) -> list[nn.Parameter]:
+        """Stage III-attn: freeze every parameter but SOAM/BiSOAM's and return those."""
+        attn = self.attention_parameters()
+        if not attn:
+            raise InputError("stage III-attn needs a codec with attention (soam/bisoam)")
+        for p in self.parameters():
+            p.requires_grad_(False)
+        for p in attn:
+            p.requires_grad_(True)
+        return attn
+
     def update_tables(self) -> None:
         """Freeze the z prior into integer frequency tables (sum ~ 2**16, every entry >= 1)."""
         with torch.no_grad():
@@ -389,6 +400,16 @@ class SceneCompressionModel(nn.Module):
             x_hat = torch.clamp(x_hat, 0, 1)
         bits = -(torch.log2(lik_y).flatten(1).sum(1) + torch.log2(lik_z).flatten(1).sum(1))
         return {"x_hat": x_hat, "bpp": bits / (h * w), "likelihoods": {"y": lik_y, "z": lik_z}}
+
+    def transforms_only(self, x: torch.Tensor, spikes_before: torch.Tensor | None = None,
+                        spikes_after: torch.Tensor | None = None) -> torch.Tensor:
+        """``g_s(g_a(x))`` with the latents not quantised: (B,1,H,W) in [0,1]. A diagnostic —
+        when this is no closer to ``x`` than the coded scene, the transforms (not the rate)
+        limit quality."""
+        self._check_spikes(x, spikes_before, spikes_after)
+        h, w = x.shape[-2:]
+        y = self.g_a(_pad_to(x, PAD), _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
+        return self.g_s(y)[:, :, :h, :w].clamp(0, 1)
 
     # -- weights ----------------------------------------------------------------------------
     def _exact_convs(self) -> dict[str, ExactConv2d]:

@@ -161,13 +161,9 @@ class TrainModel(nn.Module):
             if cfg.get("init_codec"):
                 self.codec.load_weights(cfg["init_codec"])
         if self.stage == "III-attn":
-            for p in self.parameters():
-                p.requires_grad_(False)
-            attn = self.codec.attention_parameters()
-            if not attn:
-                raise InputError("stage III-attn needs a codec with attention (soam/bisoam)")
-            for p in attn:
-                p.requires_grad_(True)
+            if self.recon is not None:
+                self.recon.requires_grad_(False)
+            self.codec.train_attention_only()
         if self.stage in ("II", "III-attn", "III-all") and self.recon is not None:
             self.recon_radius = self.recon.radius
 
