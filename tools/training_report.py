@@ -50,6 +50,7 @@ PAPER_BISOAM_VS_BASELINE = -2.5
 ENVELOPE = "conventional envelope"
 #: codec options of the extra low-rate point of each conventional pipeline
 LOW_RATE_SETTING = {"hevc": {"qp": 48}, "jxl": {"distance": 18.0}}
+HELD_OUT_SEED = 2026  #: the held-out clips are the same in every run
 
 
 def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
@@ -315,7 +316,7 @@ def main(argv: list[str] | None = None) -> int:
             from spkc.errors import SpkcError
 
             try:
-                for path, stats in held_out_clips(args.held_out, 2026, tmp):
+                for path, stats in held_out_clips(args.held_out, HELD_OUT_SEED, tmp):
                     say(f"held-out clip {path.name}: {stats}")
                     clips.append(path)
             except SpkcError as exc:

@@ -81,8 +81,7 @@ from spkc.models.exact import (
 
 CONFIGS: dict[str, dict[str, int]] = {
     # 3.03 GFLOP / 250x400 scene with BiSOAM, 1.55 without (tools/bench_learned.py); 0.75 M
-    # parameters so
-    # that 8 shipped weight sets (4 qualities x learned/baseline) stay near 12 MB
+    # parameters = 1.5 MB per shipped weights set (4 qualities x learned/baseline x versions)
     "compact": dict(n1=32, n2=48, m=64, slices=4, nh=48, nz=32, hc=64, cc=48, heads=2,
                     window=8, lstm_hidden=8),
     # the paper's size (~49 M parameters); config only, no shipped weights
