@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import signal
 import time
 from pathlib import Path
 
@@ -26,7 +27,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, rd_loss
+from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
 
 REPO = Path(__file__).resolve().parents[1]
 BSDS = REPO.parent / "shared" / "data" / "bsds500"
@@ -78,6 +79,50 @@ def make_batch(images: list[np.ndarray], rng: np.random.Generator, batch: int, s
     return f(xs)[:, None], f(sbs), f(sas)
 
 
+class TorchBatcher:
+    """``make_batch`` on the training device: the same panned crops and soft-reset I&F, drawn
+    with torch's generator, so a GPU is not starved by per-sample numpy work. Images are
+    stored (N, H, W) with portrait ones transposed to landscape (BSDS: 321 x 481)."""
+
+    def __init__(self, images: list[np.ndarray], device: torch.device, seed: int) -> None:
+        land = [im if im.shape[0] <= im.shape[1] else im.T for im in images]
+        h = min(im.shape[0] for im in land)
+        w = min(im.shape[1] for im in land)
+        self.images = torch.from_numpy(np.stack([im[:h, :w] for im in land])).to(device)
+        self.device = device
+        self.gen = torch.Generator(device=device).manual_seed(seed)
+
+    def _uniform(self, n: int, lo: float, hi: float) -> torch.Tensor:
+        return lo + (hi - lo) * torch.rand(n, generator=self.gen, device=self.device)
+
+    def __call__(self, batch: int, size: int, spike_len: int
+                 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(x (B,1,S,S), spikes_before (B,L,S,S), spikes_after (B,L,S,S)) float32."""
+        n, h, w = self.images.shape
+        L, dev = spike_len, self.device
+        margin = L // 2 + 1
+        idx = torch.randint(n, (batch,), generator=self.gen, device=dev)
+        y0 = torch.randint(margin, h - size - margin, (batch,), generator=self.gen, device=dev)
+        x0 = torch.randint(margin, w - size - margin, (batch,), generator=self.gen, device=dev)
+        vy, vx = self._uniform(batch, -0.5, 0.5), self._uniform(batch, -0.5, 0.5)
+        flip = torch.rand(batch, generator=self.gen, device=dev) < 0.5
+        ts = torch.arange(-L, L + 1, device=dev, dtype=torch.float32)
+        ar = torch.arange(size, device=dev)
+        rows = y0[:, None, None] + torch.round(vy[:, None] * ts)[:, :, None].long() + ar
+        cols = x0[:, None, None] + torch.round(vx[:, None] * ts)[:, :, None].long() + ar
+        cols = torch.where(flip[:, None, None], w - 1 - cols, cols)
+        frames = self.images[idx[:, None, None, None], rows[..., None], cols[:, :, None, :]]
+        gain = self._uniform(batch, 0.25, 0.7)[:, None, None]
+        v = torch.rand(batch, size, size, generator=self.gen, device=dev)
+        spikes = torch.empty_like(frames)
+        for t in range(frames.shape[1]):
+            v = v + gain * frames[:, t]
+            s = (v >= 1.0).float()
+            v = v - s
+            spikes[:, t] = s
+        return frames[:, L:L + 1], spikes[:, :L], spikes[:, L + 1:]
+
+
 @torch.no_grad()
 def evaluate(model: SceneCompressionModel, val: list[np.ndarray], spike_len: int,
              size: int = 192) -> dict[str, float]:
@@ -126,8 +171,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--val", type=int, default=8, help="held-out BSDS val images")
+    ap.add_argument("--val", type=int, default=8,
+                    help="held-out BSDS val images to evaluate on after training (0: none)")
+    ap.add_argument("--images", type=Path, default=BSDS / "train",
+                    help="folder of training images (*.jpg)")
     ap.add_argument("--log", action="store_true", help="append to docs/training-log.md")
+    ap.add_argument("--batcher", default="auto", choices=["auto", "numpy", "torch"],
+                    help="batch maker: numpy (CPU default) or torch on the device (GPU default)")
+    ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -141,8 +192,20 @@ def main() -> None:
     if args.init:
         model.load_weights(args.init)
     model.to(device)
-    train = load_gray(BSDS / "train")
-    val = load_gray(BSDS / "val", args.val)
+    train = load_gray(args.images)
+    if not train:
+        raise SystemExit(f"{args.images}: no *.jpg training images")
+    val = load_gray(BSDS / "val", args.val) if args.val else []
+    # on a GPU the numpy batch maker would starve it; CPU runs keep it (their old seeds)
+    use_torch = args.batcher == "torch" or (args.batcher == "auto" and device.type == "cuda")
+    batcher = (TorchBatcher(train, device, args.seed) if use_torch else
+               lambda b, s, n: make_batch(train, rng, b, s, n))
+    if device.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
+    stop = []  # SIGTERM (e.g. `timeout`) ends the loop; the weights are still written
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(True))
     lam = QUALITY_LAMBDAS[args.quality]
     if args.train == "attention":
         if attention is None:
@@ -153,30 +216,35 @@ def main() -> None:
         main_params = [p for p in model.parameters() if p is not model.z_logits]
         groups = [{"params": main_params, "base_lr": args.lr},
                   {"params": aux, "base_lr": args.lr * 10}]
-    opt = torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups])
+    opt = torch.optim.Adam([{**g, "lr": g["base_lr"]} for g in groups],
+                           fused=device.type == "cuda")
     t0 = time.time()
     step = 0
-    hist: list[dict[str, float]] = []
-    while step < args.steps and time.time() - t0 < args.minutes * 60:
+    hist: list[torch.Tensor] = []
+    while step < args.steps and time.time() - t0 < args.minutes * 60 and not stop:
         if args.schedule == "cosine":
             frac = min(1.0, max(step / args.steps, (time.time() - t0) / (args.minutes * 60)))
             for g in opt.param_groups:
                 g["lr"] = g["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         x, sb, sa = (t.to(device, non_blocking=True)
-                     for t in make_batch(train, rng, args.batch, args.crop, args.spike_len))
+                     for t in batcher(args.batch, args.crop, args.spike_len))
         out = model(x, sb, sa)
-        loss, logs = rd_loss(out, x, lam)
+        # rd_loss's float() logs would synchronise a GPU every step; keep them on the device
+        mse = torch.nn.functional.mse_loss(out["x_hat"], x)
+        bpp = out["bpp"].mean()
+        loss = bpp + lam * 255.0**2 * mse
         opt.zero_grad()
         loss.backward()
         if args.clip > 0:
             torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], args.clip)
         opt.step()
         step += 1
-        hist.append(logs)
-        if step % 50 == 0:
-            recent = {k: float(np.mean([h[k] for h in hist[-50:]])) for k in ("bpp", "psnr")}
-            print(f"step {step} {time.time() - t0:.0f}s bpp {recent['bpp']:.4f} "
-                  f"psnr {recent['psnr']:.2f}", flush=True)
+        hist.append(torch.stack([bpp.detach(), mse.detach()]))
+        if step % args.log_every == 0:
+            mean_bpp, mean_mse = torch.stack(hist).mean(0).tolist()
+            hist.clear()
+            print(f"step {step} {time.time() - t0:.0f}s bpp {mean_bpp:.4f} "
+                  f"psnr {10 * np.log10(1 / mean_mse):.2f}", flush=True)
     train_s = time.time() - t0
     args.out.parent.mkdir(parents=True, exist_ok=True)
     model.cpu().save_weights(args.out)
@@ -192,7 +260,7 @@ def main() -> None:
            "device": (torch.cuda.get_device_name(device) if device.type == "cuda" else
                       f"cpu ({platform.processor() or platform.machine()}, "
                       f"{args.threads} thread(s))"),
-           **evaluate(shipped, val, args.spike_len)}
+           **(evaluate(shipped, val, args.spike_len) if val else {})}
     print(json.dumps(res))
     if args.log:
         with open(REPO / "docs" / "training-log.md", "a") as f:

@@ -84,6 +84,10 @@ CONFIGS: dict[str, dict[str, int]] = {
     # parameters = 1.5 MB per shipped weights set (4 qualities x learned/baseline x versions)
     "compact": dict(n1=32, n2=48, m=64, slices=4, nh=48, nz=32, hc=64, cc=48, heads=2,
                     window=8, lstm_hidden=8),
+    # 1.69 M parameters = 3.0 MB per weights set: the most 8 sets (4 qualities x learned /
+    # baseline) can have inside the 25 MB budget for all shipped weights
+    "medium": dict(n1=48, n2=64, m=96, slices=4, nh=64, nz=48, hc=96, cc=64, heads=2,
+                   window=8, lstm_hidden=8),
     # the paper's size (~49 M parameters); config only, no shipped weights
     "paper": dict(n1=192, n2=384, m=384, slices=6, nh=320, nz=192, hc=640, cc=448, heads=8,
                   window=8, lstm_hidden=64),

@@ -1,0 +1,160 @@
+"""Train all quality levels of `learned` and `baseline` in one bounded run (made for a GPU lease).
+
+Two phases, each a set of ``tools/train_codec.py`` processes running side by side (a small
+codec keeps one GPU busy only with several processes feeding it):
+
+1. per (config, variant): quality 3 from ``--init-from`` weights of that config (or from
+   scratch when the config has none), constant learning rate;
+2. per (config, variant, quality 1-4): fine-tuned from phase 1's output, cosine decay.
+
+Every process is bounded by wall-clock minutes and stops cleanly on SIGTERM, writing its
+weights, so a run cut short still returns everything finished so far. Logs go to
+``OUT/logs``; a JSON summary (one line per process) to ``OUT/summary.jsonl``.
+
+Example (what the session-3 GPU lease ran; see docs/training-log.md)::
+
+    python tools/train_codec_campaign.py --device cuda --configs compact,medium \\
+        --images .gpu/bsds --phase1-minutes 4.0 --phase2-minutes 2.8 --hard-minutes 8.3 \\
+        --out /tmp/campaign
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+WEIGHTS = REPO / "spkc" / "weights"
+VARIANTS = {"bisoam": "bisoam", "baseline": "none"}  # file-name variant -> --attention
+
+
+def latest_weights(variant: str, config: str, quality: int) -> Path | None:
+    """Newest shipped weights file of (variant, config, quality), or None."""
+    found = sorted(WEIGHTS.glob(f"learned-{variant}-{config}-q{quality}-v*.safetensors"),
+                   key=lambda p: int(p.stem.rsplit("-v", 1)[1]))
+    return found[-1] if found else None
+
+
+def gpu_sample() -> str:
+    """One nvidia-smi reading (utilisation, memory), or '' without one."""
+    try:
+        return subprocess.run(["nvidia-smi", "--query-gpu=utilization.gpu,memory.used",
+                               "--format=csv,noheader"], capture_output=True, text=True,
+                              timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+
+
+def run_phase(jobs: list[dict], common: list[str], out: Path, minutes: float,
+              hard_deadline: float) -> list[dict]:
+    """Start one train_codec.py per job and wait for all. Past ``minutes`` + 90 s (start-up
+    grace) or ``hard_deadline`` (epoch seconds) every process still running gets SIGTERM,
+    which makes it stop training and write its weights."""
+    procs = []
+    for job in jobs:
+        log = open(out / "logs" / f"{job['name']}.log", "w")
+        cmd = [sys.executable, str(REPO / "tools" / "train_codec.py"), *common,
+               "--minutes", str(minutes), *job["args"]]
+        log.write(" ".join(cmd) + "\n")
+        log.flush()
+        procs.append((job, subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT), log))
+    t0 = time.time()
+    deadline = min(t0 + minutes * 60 + 90, hard_deadline)
+    sampled = False
+    while any(p.poll() is None for _, p, _ in procs):
+        if not sampled and time.time() - t0 > minutes * 30:
+            print(f"  GPU at mid-phase (utilisation, memory): {gpu_sample() or 'n/a'}",
+                  flush=True)
+            sampled = True
+        if time.time() > deadline:
+            for _, p, _ in procs:
+                if p.poll() is None:
+                    p.terminate()
+            deadline = float("inf")
+        time.sleep(1.0)
+    results = []
+    for job, p, log in procs:
+        log.close()
+        lines = (out / "logs" / f"{job['name']}.log").read_text().splitlines()
+        summary = next((json.loads(x) for x in reversed(lines) if x.startswith("{")), None)
+        results.append({"name": job["name"], "returncode": p.returncode, "result": summary})
+        last = next((x for x in reversed(lines) if x.startswith("step ")), "")
+        print(f"{job['name']}: rc={p.returncode} "
+              + (f"steps={summary['steps']} in {summary['train_seconds']} s; last: {last}"
+                 if summary else "no result: " + (lines[-1] if lines else "")), flush=True)
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--configs", default="compact", help="comma-separated codec configs")
+    ap.add_argument("--images", type=Path, help="training images folder (train_codec.py)")
+    ap.add_argument("--out", type=Path, required=True)
+    ap.add_argument("--phase1-minutes", type=float, default=4.0)
+    ap.add_argument("--phase2-minutes", type=float, default=3.0)
+    ap.add_argument("--batch1", type=int, default=16)
+    ap.add_argument("--batch2", type=int, default=8)
+    ap.add_argument("--crop", type=int, default=256)
+    ap.add_argument("--lr-warm", type=float, default=2e-4, help="phase-1 lr from weights")
+    ap.add_argument("--lr-fresh", type=float, default=5e-4, help="phase-1 lr from scratch")
+    ap.add_argument("--lr2", type=float, default=1e-4, help="phase-2 peak lr (cosine)")
+    ap.add_argument("--lr2-fresh", type=float, default=2e-4,
+                    help="phase-2 peak lr for configs that phase 1 started from scratch")
+    ap.add_argument("--hard-minutes", type=float, default=float("inf"),
+                    help="whole-run bound: processes still running then are stopped (they "
+                         "write their weights)")
+    args = ap.parse_args()
+
+    (args.out / "logs").mkdir(parents=True, exist_ok=True)
+    common = ["--device", args.device, "--val", "0", "--clip", "10", "--crop", str(args.crop),
+              "--log-every", "200"]
+    if args.images:
+        common += ["--images", str(args.images)]
+    configs = args.configs.split(",")
+    summary: list[dict] = []
+    hard_deadline = time.time() + args.hard_minutes * 60
+    fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None}
+
+    phase1 = []
+    for ci, config in enumerate(configs):
+        for vi, (variant, attention) in enumerate(VARIANTS.items()):
+            init = latest_weights(variant, config, 3)
+            a = ["--config", config, "--attention", attention, "--quality", "3",
+                 "--batch", str(args.batch1), "--seed", str(100 + 10 * ci + vi),
+                 "--lr", str(args.lr_warm if init else args.lr_fresh),
+                 "--out", str(args.out / "phase1" / f"{variant}-{config}-q3.safetensors")]
+            if init:
+                a += ["--init", str(init)]
+            phase1.append({"name": f"p1-{variant}-{config}", "args": a})
+    summary += run_phase(phase1, common, args.out, args.phase1_minutes, hard_deadline)
+
+    phase2 = []
+    for ci, config in enumerate(configs):
+        for vi, (variant, attention) in enumerate(VARIANTS.items()):
+            init = args.out / "phase1" / f"{variant}-{config}-q3.safetensors"
+            if not init.exists():
+                print(f"phase 2 skips {variant}-{config}: phase 1 wrote no weights")
+                continue
+            for q in (1, 2, 3, 4):
+                phase2.append({"name": f"p2-{variant}-{config}-q{q}", "args": [
+                    "--config", config, "--attention", attention, "--quality", str(q),
+                    "--batch", str(args.batch2), "--schedule", "cosine",
+                    "--lr", str(args.lr2_fresh if config in fresh else args.lr2),
+                    "--seed", str(200 + 10 * ci + 4 * vi + q), "--init", str(init),
+                    "--out", str(args.out / "final" / f"{variant}-{config}-q{q}.safetensors")]})
+    if time.time() < hard_deadline - 60:
+        summary += run_phase(phase2, common, args.out, args.phase2_minutes, hard_deadline)
+    else:
+        print("phase 2 skipped: the whole-run bound is (nearly) reached")
+    with open(args.out / "summary.jsonl", "w") as f:
+        for row in summary:
+            f.write(json.dumps(row) + "\n")
+
+
+if __name__ == "__main__":
+    main()
