@@ -99,7 +99,7 @@ class LearnedCodec(SceneCodec):
     variant: ClassVar[str] = "bisoam"
     #: weights version new files are encoded with; older versions stay installed so that
     #: files made with them still decode (their config records the version)
-    latest_weights_version: ClassVar[int] = 3
+    latest_weights_version: ClassVar[int] = 4
 
     def __init__(self, quality: int | None = None, device: str = "cpu",
                  config: str = "compact", weights: str | None = None,
@@ -286,4 +286,4 @@ class BaselineCodec(LearnedCodec):
     wants_spike_context: ClassVar[int] = 0
     attention: ClassVar[str | None] = None
     variant: ClassVar[str] = "baseline"
-    latest_weights_version: ClassVar[int] = 2
+    latest_weights_version: ClassVar[int] = 3
