@@ -6,10 +6,10 @@ and are listed with their SHA-256 in ``spkc/weights/learned-manifest.json``; the
 file records ``identity() == {"weights": name, "sha256": ...}`` and :meth:`check_identity`
 raises :class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
 
-Options (stored in the file header): ``config`` ("compact" default, "paper" has no shipped
-weights), ``weights`` (path of a custom weights file, e.g. from training; default: the shipped
-one). Runtime-only: ``batch_size`` (scenes per network call, default 4). ``encode`` runs on
-``device``; ``decode`` is bit-exact on any device.
+Options (stored in the file header): ``config`` ("compact" default; "medium" and "paper" have
+no shipped weights), ``weights`` (path of a custom weights file, e.g. from training; default:
+the shipped one). Runtime-only: ``batch_size`` (scenes per network call, default 4).
+``encode`` runs on ``device``; ``decode`` is bit-exact on any device.
 
 Weights versions the package no longer ships (files made with them name them in their header)
 are looked up in the directories of ``$SPKC_WEIGHTS_PATH`` (``os.pathsep``-separated) and
