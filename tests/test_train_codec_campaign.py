@@ -50,25 +50,35 @@ def test_torch_batcher_fires_like_integrate_and_fire_and_is_seeded():
     assert torch.equal(again[1], before) and torch.equal(again[2], after)
 
 
-def test_campaign_writes_every_quality_of_both_variants(tmp_path):
+def _campaign(images: Path, out: Path, *extra: str) -> list[dict]:
+    proc = subprocess.run(
+        [sys.executable, str(REPO / "tools" / "train_codec_campaign.py"), "--device", "cpu",
+         "--configs", "tiny", "--images", str(images), "--phase1-minutes", "0.005",
+         "--phase2-minutes", "0.005", "--batch1", "1", "--batch2", "1", "--crop", "32",
+         "--out", str(out), *extra], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    names = {p.name for p in (out / "final").glob("*.safetensors")}
+    assert names == {f"{v}-tiny-q{q}.safetensors" for v in ("bisoam", "baseline")
+                     for q in (1, 2, 3, 4)}
+    return [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+
+
+def test_campaign_writes_every_quality_of_both_variants_and_resumes(tmp_path):
     images = tmp_path / "images"
     images.mkdir()
     rng = np.random.default_rng(0)
     for i in range(3):
         Image.fromarray(rng.integers(0, 256, (90, 120), dtype=np.uint8)).save(
             images / f"{i}.jpg")
-    out = tmp_path / "run"
-    proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "train_codec_campaign.py"), "--device", "cpu",
-         "--configs", "tiny", "--images", str(images), "--phase1-minutes", "0.005",
-         "--phase2-minutes", "0.005", "--batch1", "1", "--batch2", "1", "--crop", "32",
-         "--out", str(out)], capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    names = {p.name for p in (out / "final").glob("*.safetensors")}
-    assert names == {f"{v}-tiny-q{q}.safetensors" for v in ("bisoam", "baseline")
-                     for q in (1, 2, 3, 4)}
-    rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    rows = _campaign(images, tmp_path / "run")
     assert len(rows) == 2 + 8 and all(r["returncode"] == 0 and r["result"] for r in rows)
     fresh = [r for r in rows if r["name"].startswith("p1-")]
     assert all(r["result"]["init"] is None for r in fresh)  # no shipped tiny weights
     assert {r["result"]["quality"] for r in rows if r["name"].startswith("p2-")} == {1, 2, 3, 4}
+
+    resumed = _campaign(images, tmp_path / "again", "--resume", str(tmp_path / "run" / "final"))
+    assert len(resumed) == 8 and all(r["name"].startswith("p2-") for r in resumed)
+    for r in resumed:  # each quality continues from its own earlier weights
+        q = r["result"]["quality"]
+        assert r["result"]["init"].endswith(f"-tiny-q{q}.safetensors")
+        assert "run/final" in r["result"]["init"].replace("\\", "/")

@@ -3,9 +3,11 @@
 Two phases, each a set of ``tools/train_codec.py`` processes running side by side (a small
 codec keeps one GPU busy only with several processes feeding it):
 
-1. per (config, variant): quality 3 from ``--init-from`` weights of that config (or from
+1. per (config, variant): quality 3 from the newest shipped weights of that config (or from
    scratch when the config has none), constant learning rate;
 2. per (config, variant, quality 1-4): fine-tuned from phase 1's output, cosine decay.
+
+``--resume DIR`` skips phase 1 and continues every quality from an earlier run's ``final/``.
 
 Every process is bounded by wall-clock minutes and stops cleanly on SIGTERM, writing its
 weights, so a run cut short still returns everything finished so far. Logs go to
@@ -105,11 +107,16 @@ def main() -> None:
     ap.add_argument("--lr2", type=float, default=1e-4, help="phase-2 peak lr (cosine)")
     ap.add_argument("--lr2-fresh", type=float, default=2e-4,
                     help="phase-2 peak lr for configs that phase 1 started from scratch")
+    ap.add_argument("--resume", type=Path,
+                    help="skip phase 1: phase 2 starts each quality from RESUME/{variant}-"
+                         "{config}-q{Q}.safetensors (an earlier run's final/ folder)")
     ap.add_argument("--hard-minutes", type=float, default=float("inf"),
                     help="whole-run bound: processes still running then are stopped (they "
                          "write their weights)")
     args = ap.parse_args()
 
+    if args.resume is not None and not args.resume.is_dir():
+        raise SystemExit(f"--resume {args.resume}: no such folder")
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     common = ["--device", args.device, "--val", "0", "--clip", "10", "--crop", str(args.crop),
               "--log-every", "200"]
@@ -121,7 +128,7 @@ def main() -> None:
     fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None}
 
     phase1 = []
-    for ci, config in enumerate(configs):
+    for ci, config in enumerate(configs if args.resume is None else []):
         for vi, (variant, attention) in enumerate(VARIANTS.items()):
             init = latest_weights(variant, config, 3)
             a = ["--config", config, "--attention", attention, "--quality", "3",
@@ -131,20 +138,22 @@ def main() -> None:
             if init:
                 a += ["--init", str(init)]
             phase1.append({"name": f"p1-{variant}-{config}", "args": a})
-    summary += run_phase(phase1, common, args.out, args.phase1_minutes, hard_deadline)
+    if phase1:
+        summary += run_phase(phase1, common, args.out, args.phase1_minutes, hard_deadline)
 
     phase2 = []
     for ci, config in enumerate(configs):
         for vi, (variant, attention) in enumerate(VARIANTS.items()):
-            init = args.out / "phase1" / f"{variant}-{config}-q3.safetensors"
-            if not init.exists():
-                print(f"phase 2 skips {variant}-{config}: phase 1 wrote no weights")
-                continue
             for q in (1, 2, 3, 4):
+                init = (args.resume / f"{variant}-{config}-q{q}.safetensors" if args.resume
+                        else args.out / "phase1" / f"{variant}-{config}-q3.safetensors")
+                if not init.exists():
+                    print(f"phase 2 skips {variant}-{config}-q{q}: no {init}")
+                    continue
+                lr2 = args.lr2_fresh if config in fresh and not args.resume else args.lr2
                 phase2.append({"name": f"p2-{variant}-{config}-q{q}", "args": [
                     "--config", config, "--attention", attention, "--quality", str(q),
-                    "--batch", str(args.batch2), "--schedule", "cosine",
-                    "--lr", str(args.lr2_fresh if config in fresh else args.lr2),
+                    "--batch", str(args.batch2), "--schedule", "cosine", "--lr", str(lr2),
                     "--seed", str(200 + 10 * ci + 4 * vi + q), "--init", str(init),
                     "--out", str(args.out / "final" / f"{variant}-{config}-q{q}.safetensors")]})
     if time.time() < hard_deadline - 60:
