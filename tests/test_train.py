@@ -159,6 +159,25 @@ def test_joint_stage_runs(tiny_data, tmp_path):
     assert (out / "recon.safetensors").is_file() and (out / "codec.safetensors").is_file()
 
 
+def test_joint_stage_can_freeze_the_reconstructor(tiny_data, tmp_path):
+    from spkc.models.reconstruction import load_reconstruction_net, save_reconstruction_net
+    from spkc.train.trainer import TrainModel
+
+    init = tmp_path / "recon-init.safetensors"
+    save_reconstruction_net(TrainModel(_cfg(tiny_data)).recon, init, {})
+    cfg = _cfg(tiny_data, "II", steps=2, train_recon=False, init_recon=str(init))
+    model = TrainModel(cfg)
+    assert not any(p.requires_grad for p in model.recon.parameters())
+    assert all(p.requires_grad for p in model.codec.parameters())
+    out = tmp_path / "ii-frozen"
+    last = train(cfg, out, progress=False)
+    assert last["bpp"] > 0
+    before = load_reconstruction_net(init).state_dict()
+    after = load_reconstruction_net(out / "recon.safetensors").state_dict()
+    for k in before:
+        torch.testing.assert_close(after[k], before[k], msg=k)
+
+
 def test_attention_stage_freezes_the_rest(tiny_data, tmp_path):
     from spkc.train.trainer import TrainModel
 

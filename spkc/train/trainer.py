@@ -8,7 +8,9 @@ Stages (SpikeCodec's three-stage schedule):
   spikes around the scene fed to SOAM/BiSOAM.
 * ``II``       joint: the reconstructed rate, mapped to a scene in [0, 1] with the clip's known
   gain/dark/threshold (what the pipeline's per-clip scale does), feeds the codec; loss R +
-  lambda*D against the ground-truth scene.
+  lambda*D against the ground-truth scene. ``train_recon: false`` freezes the reconstructor:
+  the codec alone learns the scenes it will code (and to keep what the reconstructor got
+  right), while shipped reconstructor weights stay valid.
 * ``III-attn`` only the SOAM/BiSOAM parameters train, everything else frozen.
 * ``III-all``  everything at the (low) learning rate of the stage config.
 
@@ -66,6 +68,7 @@ DEFAULTS: dict[str, Any] = {
     "ckpt_every": 100,
     "init_recon": None,
     "init_codec": None,
+    "train_recon": True,
     "threads": None,
 }
 
@@ -160,6 +163,8 @@ class TrainModel(nn.Module):
             self.codec = SceneCompressionModel(cfg["codec_config"], attention=cfg["attention"])
             if cfg.get("init_codec"):
                 self.codec.load_weights(cfg["init_codec"])
+        if self.stage == "II" and not cfg.get("train_recon", True):
+            self.recon.requires_grad_(False)
         if self.stage == "III-attn":
             if self.recon is not None:
                 self.recon.requires_grad_(False)
