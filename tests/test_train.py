@@ -99,6 +99,7 @@ def test_bsds_statistics(tmp_path):
 def test_config_loading(tmp_path):
     cfg = load_config("tiny", "I-recon", {"steps": 7})
     assert cfg["steps"] == 7 and cfg["recon_config"] == "tiny" and cfg["stage"] == "I-recon"
+    assert load_config("compact", "II", {"attention": None})["attention"] is None
     compact = load_config("compact", "II")
     assert compact["init_recon"].endswith("recon.safetensors")
     with pytest.raises(InputError, match="unknown stage"):

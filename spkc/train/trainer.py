@@ -75,7 +75,9 @@ DEFAULTS: dict[str, Any] = {
 
 def load_config(path: str | Path, stage: str, overrides: Mapping[str, Any] | None = None
                 ) -> dict[str, Any]:
-    """Defaults <- file's top level <- file's ``stages[stage]`` <- overrides."""
+    """Defaults <- file's top level <- file's ``stages[stage]`` <- overrides. An override of
+    None (``--set attention=null``) sets the key to None: that is how a baseline (no
+    attention) or "no init" is asked for."""
     if stage not in STAGES:
         raise InputError(f"unknown stage {stage!r}; choose from {', '.join(STAGES)}")
     p = Path(path)
@@ -94,7 +96,7 @@ def load_config(path: str | Path, stage: str, overrides: Mapping[str, Any] | Non
     stages = raw.pop("stages", {})
     cfg.update(raw)
     cfg.update(stages.get(stage, {}))
-    cfg.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    cfg.update(overrides or {})
     unknown = set(cfg) - set(DEFAULTS) - {"name", "comment"}
     if unknown:
         raise InputError(f"unknown training config keys: {sorted(unknown)}", p)
