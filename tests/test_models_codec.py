@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from spkc.errors import InputError, SceneCorruptError
-from spkc.models.codec import SceneCompressionModel, count_parameters, rd_loss
+from spkc.models.codec import SceneCompressionModel, count_parameters, rd_loss, rd_terms
 from spkc.models.exact import ExactConv2d, ExactLeakyReLU, ExactSequential, to_int
 
 
@@ -50,6 +50,9 @@ def test_forward_shapes_and_loss() -> None:
     loss, logs = rd_loss(out, x, 0.025)
     loss.backward()
     assert set(logs) == {"bpp", "mse", "psnr"} and np.isfinite(logs["psnr"])
+    same, bpp, mse = rd_terms(out, x, 0.025)
+    assert torch.equal(same, loss) and float(bpp.detach()) == logs["bpp"]
+    assert float(mse.detach()) == logs["mse"]
     assert all(p.grad is not None for p in m.attention_parameters())
     assert m.g_a.attn.cell.weight.grad.abs().sum() > 0
     assert SceneCompressionModel("tiny", None).attention_parameters() == []

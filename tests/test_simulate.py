@@ -74,6 +74,18 @@ def test_torch_accepts_tensor_input() -> None:
     np.testing.assert_array_equal(a, b.numpy())
 
 
+def test_torch_tensor_init_equals_array_init() -> None:
+    lum = synthetic_intensity(12, 16, 20, seed=3)
+    v0 = np.random.default_rng(4).random((16, 20), dtype=np.float32)
+    ref, ref_state = integrate_and_fire(lum, gain=0.6, init=v0, return_state=True)
+    init = torch.from_numpy(v0.copy())
+    out, state = integrate_and_fire_torch(lum, gain=0.6, init=init, return_state=True)
+    assert np.array_equal(out.numpy(), ref) and np.array_equal(state.numpy(), ref_state)
+    assert torch.equal(init, torch.from_numpy(v0))  # the caller's tensor is not modified
+    with pytest.raises(InputError, match="init has shape"):
+        integrate_and_fire_torch(lum, init=torch.zeros(3, 3))
+
+
 @pytest.mark.gpu
 def test_numpy_equals_torch_cuda() -> None:
     I = synthetic_intensity(60, 50, 64, seed=6)

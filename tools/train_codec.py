@@ -27,7 +27,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
+from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, rd_terms
+from spkc.spikes.simulate import integrate_and_fire_torch
 
 REPO = Path(__file__).resolve().parents[1]
 BSDS = REPO.parent / "shared" / "data" / "bsds500"
@@ -112,14 +113,13 @@ class TorchBatcher:
         cols = x0[:, None, None] + torch.round(vx[:, None] * ts)[:, :, None].long() + ar
         cols = torch.where(flip[:, None, None], w - 1 - cols, cols)
         frames = self.images[idx[:, None, None, None], rows[..., None], cols[:, :, None, :]]
-        gain = self._uniform(batch, 0.25, 0.7)[:, None, None]
-        v = torch.rand(batch, size, size, generator=self.gen, device=dev)
-        spikes = torch.empty_like(frames)
-        for t in range(frames.shape[1]):
-            v = v + gain * frames[:, t]
-            s = (v >= 1.0).float()
-            v = v - s
-            spikes[:, t] = s
+        # one I&F run over the whole batch: samples side by side as (T, B*S, S), each
+        # sample's gain folded into its light (the simulator's gain is one number)
+        gain = self._uniform(batch, 0.25, 0.7)[:, None, None, None]
+        light = (frames * gain).transpose(0, 1).reshape(2 * L + 1, batch * size, size)
+        v0 = torch.rand(batch * size, size, generator=self.gen, device=dev)
+        spikes = integrate_and_fire_torch(light, init=v0).reshape(2 * L + 1, batch, size, size)
+        spikes = spikes.transpose(0, 1).float()
         return frames[:, L:L + 1], spikes[:, :L], spikes[:, L + 1:]
 
 
@@ -228,11 +228,7 @@ def main() -> None:
                 g["lr"] = g["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         x, sb, sa = (t.to(device, non_blocking=True)
                      for t in batcher(args.batch, args.crop, args.spike_len))
-        out = model(x, sb, sa)
-        # rd_loss's float() logs would synchronise a GPU every step; keep them on the device
-        mse = torch.nn.functional.mse_loss(out["x_hat"], x)
-        bpp = out["bpp"].mean()
-        loss = bpp + lam * 255.0**2 * mse
+        loss, bpp, mse = rd_terms(model(x, sb, sa), x, lam)
         opt.zero_grad()
         loss.backward()
         if args.clip > 0:

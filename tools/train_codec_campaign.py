@@ -29,16 +29,18 @@ import sys
 import time
 from pathlib import Path
 
+from spkc.codecs.learned import WEIGHTS_DIR, BaselineCodec, LearnedCodec
+
 REPO = Path(__file__).resolve().parents[1]
-WEIGHTS = REPO / "spkc" / "weights"
 VARIANTS = {"bisoam": "bisoam", "baseline": "none"}  # file-name variant -> --attention
+CODECS = {"bisoam": LearnedCodec, "baseline": BaselineCodec}
 
 
 def latest_weights(variant: str, config: str, quality: int) -> Path | None:
-    """Newest shipped weights file of (variant, config, quality), or None."""
-    found = sorted(WEIGHTS.glob(f"learned-{variant}-{config}-q{quality}-v*.safetensors"),
-                   key=lambda p: int(p.stem.rsplit("-v", 1)[1]))
-    return found[-1] if found else None
+    """The weights file new files of (variant, config, quality) are encoded with, if the
+    package ships it (a config such as "medium" may have none)."""
+    path = Path(WEIGHTS_DIR) / CODECS[variant](quality=quality, config=config).weights_name
+    return path if path.is_file() else None
 
 
 def gpu_sample() -> str:

@@ -8,6 +8,7 @@ Public API (stable; the training code relies on it)::
         # -> {"x_hat": (B,1,H,W) float32, "bpp": (B,) float32 estimated bits/pixel,
         #     "likelihoods": {"y": (B,M,h,w), "z": (B,Nz,h',w')}}
     loss, logs = rd_loss(out, x, lam)        # bpp + lam * 255**2 * MSE; logs bpp/mse/psnr
+    loss, bpp, mse = rd_terms(out, x, lam)   # the same as tensors (no GPU sync)
     m.attention_parameters()                 # SOAM/BiSOAM parameters (stage III)
     m.save_weights(path); m.load_weights(path)            # safetensors, no pickle
     payloads = m.compress(x, spikes_before, spikes_after)  # list of {"z","y","meta"} bytes
@@ -629,15 +630,23 @@ def _symbols_crc(h: int, w: int, z_sym: np.ndarray, y_sym: np.ndarray) -> int:
     return crc32c.crc32c(y_sym.astype("<i2").tobytes(), crc)
 
 
+def rd_terms(out: Mapping[str, Any], x: torch.Tensor, lam: float
+             ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(loss, mean bpp, MSE) as tensors on the model's device, loss = bpp + lam * 255**2 *
+    MSE (CompressAI convention; x in [0,1]). No host synchronisation: training loops on a GPU
+    keep these and read them only when they log."""
+    mse = F.mse_loss(out["x_hat"], x)
+    bpp = out["bpp"].mean()
+    return bpp + lam * 255.0**2 * mse, bpp, mse
+
+
 def rd_loss(out: Mapping[str, Any], x: torch.Tensor, lam: float
             ) -> tuple[torch.Tensor, dict[str, float]]:
-    """loss = mean bpp + lam * 255**2 * MSE (CompressAI convention; x in [0,1]).
+    """:func:`rd_terms` with the logs as floats.
 
     Returns (loss tensor, {"bpp", "mse" (0-1 units), "psnr" (dB, peak 1)}).
     """
-    mse = F.mse_loss(out["x_hat"], x)
-    bpp = out["bpp"].mean()
-    loss = bpp + lam * 255.0**2 * mse
+    loss, bpp, mse = rd_terms(out, x, lam)
     m = float(mse.detach())
     return loss, {"bpp": float(bpp.detach()), "mse": m,
                   "psnr": float(10 * np.log10(1.0 / max(m, 1e-12)))}

@@ -104,7 +104,13 @@ def integrate_and_fire_torch(intensity, *, gain: float = 1.0, threshold: float =
     d = torch.tensor(np.float32(dark_current), device=dev)
     th = torch.tensor(np.float32(threshold), device=dev)
     rng = np.random.default_rng(seed)
-    acc = torch.as_tensor(_initial_state(init, (H, W), np.float32(threshold), rng), device=dev)
+    if isinstance(init, torch.Tensor):  # stays on its device: no host round trip
+        if tuple(init.shape) != (H, W):
+            raise InputError(f"init has shape {tuple(init.shape)}, expected (H, W) = {(H, W)}")
+        acc = init.to(device=dev, dtype=torch.float32, copy=True)
+    else:
+        acc = torch.as_tensor(_initial_state(init, (H, W), np.float32(threshold), rng),
+                              device=dev)
     noise = np.float32(noise_std)
     out = torch.empty((T, H, W), dtype=torch.bool, device=dev)
     zero = torch.zeros((), dtype=torch.float32, device=dev)

@@ -189,14 +189,14 @@ class TrainModel(nn.Module):
             x_in = _scene_from_rate(out["scene"], params)
         else:
             x_in = scene
-        from spkc.models.codec import rd_loss
+        from spkc.models.codec import rd_terms
 
         r = (windows.shape[1] - 1) // 2
         before, after = windows[:, :r], windows[:, r + 1 :]
         cout = self.codec(x_in, before, after)
-        loss, logs = rd_loss(cout, scene, self.lam)
-        stats["bpp"] = torch.tensor(logs["bpp"])
-        stats["psnr"] = torch.tensor(logs["psnr"])
+        loss, bpp, mse = rd_terms(cout, scene, self.lam)
+        stats["bpp"] = bpp.detach()
+        stats["psnr"] = -10 * torch.log10(mse.detach().clamp_min(1e-12))
         return loss, stats
 
 
