@@ -44,11 +44,18 @@ def test_registry_and_config() -> None:
     assert LearnedCodec.wants_spike_context > 0 and BaselineCodec.wants_spike_context == 0
     c = LearnedCodec(quality=2)
     assert c.get_config() == {"quality": 2, "config": "compact",
-                              "weights_version": LearnedCodec.latest_weights_version}
+                              "weights_version": LearnedCodec.latest_weights_version,
+                              "refine": LearnedCodec.default_refine}
     c2 = LearnedCodec.from_config(c.get_config())
     assert c2.get_config() == c.get_config()
     with pytest.raises(InputError):
         LearnedCodec(quality=7)
+    for bad in (-1, 1.5, True, "100"):
+        with pytest.raises(InputError, match="refine"):
+            LearnedCodec(refine=bad)
+    # files written before latent refinement existed were encoded without it
+    old = LearnedCodec.from_config({"quality": 2, "config": "compact", "weights_version": 3})
+    assert old.options["refine"] == 0
 
 
 def test_tiny_end_to_end(tiny_install) -> None:

@@ -105,6 +105,7 @@ NUM_SCALES = 64
 SCALE_MIN, SCALE_MAX = 0.11, 64.0
 SIDX_OFFSET = 24  #: added to the scale head so that untrained nets start mid-table
 MEAN_GRID = 8  #: means are multiples of 1/MEAN_GRID
+REFINE_LR = 0.05  #: Adam step of latent refinement (latents are in quantisation steps)
 Z_FREQ_TOTAL = 1 << 16
 META = struct.Struct("<4sHHI")
 MAGIC = b"LSC1"
@@ -268,6 +269,11 @@ def _pad_to(x: torch.Tensor | None, mult: int) -> torch.Tensor | None:
     return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
 
+def _uniform_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Uniform noise in [-1/2, 1/2) shaped like ``t``."""
+    return torch.rand(t.shape, generator=generator, device=t.device, dtype=t.dtype) - 0.5
+
+
 def _gauss_bin(r: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
     """P(bin of width 1 centred on r) under N(0, sigma), computed in the upper tail (stable)."""
     r = r.abs()
@@ -365,14 +371,25 @@ class SceneCompressionModel(nn.Module):
                 spikes_after: torch.Tensor | None = None) -> dict[str, Any]:
         """x (B,1,H,W) float32 in [0,1] -> x_hat, bpp (B,), likelihoods (see module doc)."""
         self._check_spikes(x, spikes_before, spikes_after)
-        b, _, h, w = x.shape
-        xp = _pad_to(x, PAD)
-        y = self.g_a(xp, _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
-        z = self.h_a(y)
+        h, w = x.shape[-2:]
+        y = self.g_a(_pad_to(x, PAD), _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
+        return self.from_latents(y, self.h_a(y), h, w, noisy=self.training)
+
+    def from_latents(self, y: torch.Tensor, z: torch.Tensor, h: int, w: int, noisy: bool,
+                     generator: torch.Generator | None = None) -> dict[str, Any]:
+        """The decoder half of :meth:`forward` on given latents ``y`` (B,M,h/16,w/16) and
+        ``z`` (B,Nz,h/32,w/32), real units.
+
+        ``noisy``: additive uniform noise for the rates and straight-through rounding for the
+        decoder input (training, latent refinement); otherwise exact rounding, ideal code
+        lengths of the real symbols and ``x_hat`` clamped to [0, 1]. ``generator`` draws the
+        noise (reproducible refinement).
+        """
+        b = y.shape[0]
         pmf = self._z_pmf()
-        if self.training:
-            zt = torch.clamp(z + torch.empty_like(z).uniform_(-0.5, 0.5),
-                             -Z_RANGE - 0.5 + 1e-4, Z_RANGE + 0.5 - 1e-4) + Z_RANGE
+        if noisy:
+            zt = torch.clamp(z + _uniform_like(z, generator), -Z_RANGE - 0.5 + 1e-4,
+                             Z_RANGE + 0.5 - 1e-4) + Z_RANGE
             lo = torch.clamp(torch.floor(zt), 0, 2 * Z_RANGE - 1)
             frac = zt - lo
             pz = pmf[None, :, :, None, None]
@@ -389,8 +406,8 @@ class SceneCompressionModel(nn.Module):
         for i, ys in enumerate(y.split(self.slice, 1)):
             mu, sigma = self._params(i, hyp, y_hats)
             r = ys - mu
-            if self.training:
-                lik = _gauss_bin(r + torch.empty_like(r).uniform_(-0.5, 0.5), sigma)
+            if noisy:
+                lik = _gauss_bin(r + _uniform_like(r, generator), sigma)
                 y_hats.append(ste_round(r) + mu)
             else:
                 rq = torch.clamp(torch.floor(r + 0.5), -Y_RANGE, Y_RANGE)
@@ -400,10 +417,48 @@ class SceneCompressionModel(nn.Module):
         lik_y = torch.clamp(torch.cat(liks, 1), min=1e-9)
         lik_z = torch.clamp(lik_z, min=1e-9)
         x_hat = self.g_s(torch.cat(y_hats, 1))[:, :, :h, :w]
-        if not self.training:
+        if not noisy:
             x_hat = torch.clamp(x_hat, 0, 1)
         bits = -(torch.log2(lik_y).flatten(1).sum(1) + torch.log2(lik_z).flatten(1).sum(1))
         return {"x_hat": x_hat, "bpp": bits / (h * w), "likelihoods": {"y": lik_y, "z": lik_z}}
+
+    def refine_latents(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, lam: float,
+                       steps: int, lr: float = REFINE_LR, seed: int = 0
+                       ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Encoder-side latent refinement: ``steps`` of Adam on ``y`` and ``z`` themselves
+        (network weights fixed) minimising each scene's ``bpp + lam * 255**2 * MSE``.
+
+        The amortised analysis ``g_a`` is an approximation; optimising the latents of the one
+        scene at hand closes part of that gap (Campos et al. 2019; Yang et al. 2020) without
+        touching the decoder, so files stay decodable by every spkc. Scenes whose refined
+        latents do not lower the exact-rounding cost keep their analysis latents. ``x``
+        (B,1,H,W) in [0,1]; returns refined (y, z), detached, same shapes as the inputs.
+        """
+        h, w = x.shape[-2:]
+
+        def cost(out: Mapping[str, Any]) -> torch.Tensor:  # (B,) per-scene J
+            mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
+            return out["bpp"] + lam * 255.0**2 * mse
+
+        gen = torch.Generator(device=x.device)
+        gen.manual_seed(seed)
+        yv = y.detach().clone().requires_grad_(True)
+        zv = z.detach().clone().requires_grad_(True)
+        opt = torch.optim.Adam([yv, zv], lr=lr)
+        with torch.enable_grad():
+            for it in range(steps):
+                for group in opt.param_groups:  # cosine decay to 0
+                    group["lr"] = lr * 0.5 * (1.0 + np.cos(np.pi * it / steps))
+                # summed, not averaged: each scene's step does not depend on the batch size
+                loss = cost(self.from_latents(yv, zv, h, w, noisy=True, generator=gen)).sum()
+                yv.grad, zv.grad = torch.autograd.grad(loss, [yv, zv])
+                opt.step()
+        with torch.no_grad():
+            better = (cost(self.from_latents(yv, zv, h, w, noisy=False))
+                      < cost(self.from_latents(y, z, h, w, noisy=False)))
+            keep = better.view(-1, 1, 1, 1)
+            return (torch.where(keep, yv.detach(), y.detach()),
+                    torch.where(keep, zv.detach(), z.detach()))
 
     def transforms_only(self, x: torch.Tensor, spikes_before: torch.Tensor | None = None,
                         spikes_after: torch.Tensor | None = None) -> torch.Tensor:
@@ -501,8 +556,15 @@ class SceneCompressionModel(nn.Module):
 
     # -- coding -----------------------------------------------------------------------------
     @torch.no_grad()
-    def compress(self, x: torch.Tensor, spikes_before=None, spikes_after=None) -> list[dict]:
-        """Scenes (B,1,H,W) float32 in [0,1] -> B payload sets {"z", "y", "meta"} (bytes)."""
+    def compress(self, x: torch.Tensor, spikes_before=None, spikes_after=None,
+                 refine_steps: int = 0, lam: float | None = None) -> list[dict]:
+        """Scenes (B,1,H,W) float32 in [0,1] -> B payload sets {"z", "y", "meta"} (bytes).
+
+        ``refine_steps`` > 0 refines the latents for rate + ``lam`` * distortion first
+        (:meth:`refine_latents`; encoder only, the decoder is the same).
+        """
+        if refine_steps and lam is None:
+            raise InputError("compress: latent refinement needs the rate-distortion weight lam")
         if int(self.z_freq.sum()) == 0:
             self.update_tables()
         was = self.training
@@ -514,6 +576,8 @@ class SceneCompressionModel(nn.Module):
             b, _, h, w = x.shape
             y = self.g_a(_pad_to(x.float(), PAD), _pad_to(sb, PAD), _pad_to(sa, PAD))
             z = self.h_a(y)
+            if refine_steps:
+                y, z = self.refine_latents(x.float(), y, z, float(lam), int(refine_steps))
             z_sym = torch.clamp(torch.floor(z.double() + 0.5), -Z_RANGE, Z_RANGE)
             hyp = self.h_s.forward_int(z_sym * 2**ACT_FRAC)
             y_hats, syms, idxs = [], [], []
