@@ -77,6 +77,7 @@ from spkc.models.exact import (
     ExactResBlock,
     ExactSequential,
     exact_upsample,
+    float_surrogate,
     ste_round,
 )
 
@@ -450,7 +451,9 @@ class SceneCompressionModel(nn.Module):
                 for group in opt.param_groups:  # cosine decay to 0
                     group["lr"] = lr * 0.5 * (1.0 + np.cos(np.pi * it / steps))
                 # summed, not averaged: each scene's step does not depend on the batch size
-                loss = cost(self.from_latents(yv, zv, h, w, noisy=True, generator=gen)).sum()
+                with float_surrogate():
+                    out = self.from_latents(yv, zv, h, w, noisy=True, generator=gen)
+                loss = cost(out).sum()
                 yv.grad, zv.grad = torch.autograd.grad(loss, [yv, zv])
                 opt.step()
         with torch.no_grad():
