@@ -12,6 +12,8 @@ Public API (stable; the training code relies on it)::
     m.attention_parameters()                 # SOAM/BiSOAM parameters (stage III)
     m.save_weights(path); m.load_weights(path)            # safetensors, no pickle
     payloads = m.compress(x, spikes_before, spikes_after)  # list of {"z","y","meta"} bytes
+    payloads = m.compress(x, sb, sa, refine_steps=100, lam=0.025)  # latents refined first
+    out = m.from_latents(y, z, h, w, noisy)  # forward's decoder half on given latents
     x_hat = m.decompress(payloads)           # (B,1,H,W) float32, bit-exact everywhere
 
 In training mode ``forward`` uses additive uniform noise for the rates and straight-through
