@@ -212,5 +212,17 @@ def test_latent_refinement_lowers_cost_and_is_reproducible(tiny, batch) -> None:
     # an untrained analysis leaves a large gap; each scene's real cost must not rise
     assert np.all(j1 <= j0 * 1.01) and j1.mean() < 0.95 * j0.mean(), (j0, j1)
     assert tiny.compress(x, sb, sa, refine_steps=30, lam=lam) == refined  # seeded noise
+    # each scene draws its own noise: refined alone or in a batch, the same bytes
+    assert tiny.compress(x[1:2], sb[1:2], sa[1:2], refine_steps=30, lam=lam)[0] == refined[1]
     with pytest.raises(InputError, match="lam"):
         tiny.compress(x, sb, sa, refine_steps=5)
+
+
+@pytest.mark.gpu
+def test_latent_refinement_on_cuda_decodes_anywhere(tiny, batch) -> None:
+    import copy
+
+    x, sb, sa = batch
+    gpu = copy.deepcopy(tiny).to("cuda")
+    payloads = gpu.compress(x.cuda(), sb.cuda(), sa.cuda(), refine_steps=10, lam=0.05)
+    assert torch.equal(gpu.decompress(payloads, device="cuda").cpu(), tiny.decompress(payloads))

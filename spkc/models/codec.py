@@ -272,9 +272,14 @@ def _pad_to(x: torch.Tensor | None, mult: int) -> torch.Tensor | None:
     return F.pad(x, (0, pw, 0, ph), mode="replicate")
 
 
-def _uniform_like(t: torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
-    """Uniform noise in [-1/2, 1/2) shaped like ``t``."""
-    return torch.rand(t.shape, generator=generator, device=t.device, dtype=t.dtype) - 0.5
+def _uniform_like(t: torch.Tensor, generators: Sequence[torch.Generator] | None
+                  ) -> torch.Tensor:
+    """Uniform noise in [-1/2, 1/2) shaped like ``t`` (B, ...): from the global generator, or
+    sample n from ``generators[n]`` (so a scene's noise does not depend on its batch)."""
+    if generators is None:
+        return torch.rand(t.shape, device=t.device, dtype=t.dtype) - 0.5
+    return torch.stack([torch.rand(t.shape[1:], generator=g, device=t.device, dtype=t.dtype)
+                        for g in generators]) - 0.5
 
 
 def _gauss_bin(r: torch.Tensor, sigma: torch.Tensor) -> torch.Tensor:
@@ -379,19 +384,19 @@ class SceneCompressionModel(nn.Module):
         return self.from_latents(y, self.h_a(y), h, w, noisy=self.training)
 
     def from_latents(self, y: torch.Tensor, z: torch.Tensor, h: int, w: int, noisy: bool,
-                     generator: torch.Generator | None = None) -> dict[str, Any]:
+                     generators: Sequence[torch.Generator] | None = None) -> dict[str, Any]:
         """The decoder half of :meth:`forward` on given latents ``y`` (B,M,h/16,w/16) and
         ``z`` (B,Nz,h/32,w/32), real units.
 
         ``noisy``: additive uniform noise for the rates and straight-through rounding for the
         decoder input (training, latent refinement); otherwise exact rounding, ideal code
-        lengths of the real symbols and ``x_hat`` clamped to [0, 1]. ``generator`` draws the
-        noise (reproducible refinement).
+        lengths of the real symbols and ``x_hat`` clamped to [0, 1]. ``generators`` (one per
+        sample) draw the noise: reproducible refinement, independent of the batch.
         """
         b = y.shape[0]
         pmf = self._z_pmf()
         if noisy:
-            zt = torch.clamp(z + _uniform_like(z, generator), -Z_RANGE - 0.5 + 1e-4,
+            zt = torch.clamp(z + _uniform_like(z, generators), -Z_RANGE - 0.5 + 1e-4,
                              Z_RANGE + 0.5 - 1e-4) + Z_RANGE
             lo = torch.clamp(torch.floor(zt), 0, 2 * Z_RANGE - 1)
             frac = zt - lo
@@ -410,7 +415,7 @@ class SceneCompressionModel(nn.Module):
             mu, sigma = self._params(i, hyp, y_hats)
             r = ys - mu
             if noisy:
-                lik = _gauss_bin(r + _uniform_like(r, generator), sigma)
+                lik = _gauss_bin(r + _uniform_like(r, generators), sigma)
                 y_hats.append(ste_round(r) + mu)
             else:
                 rq = torch.clamp(torch.floor(r + 0.5), -Y_RANGE, Y_RANGE)
@@ -443,8 +448,7 @@ class SceneCompressionModel(nn.Module):
             mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
             return out["bpp"] + lam * 255.0**2 * mse
 
-        gen = torch.Generator(device=x.device)
-        gen.manual_seed(seed)
+        gens = [torch.Generator(device=x.device).manual_seed(seed) for _ in range(len(x))]
         yv = y.detach().clone().requires_grad_(True)
         zv = z.detach().clone().requires_grad_(True)
         opt = torch.optim.Adam([yv, zv], lr=lr)
@@ -454,7 +458,7 @@ class SceneCompressionModel(nn.Module):
                     group["lr"] = lr * 0.5 * (1.0 + np.cos(np.pi * it / steps))
                 # summed, not averaged: each scene's step does not depend on the batch size
                 with float_surrogate():
-                    out = self.from_latents(yv, zv, h, w, noisy=True, generator=gen)
+                    out = self.from_latents(yv, zv, h, w, noisy=True, generators=gens)
                 loss = cost(out).sum()
                 yv.grad, zv.grad = torch.autograd.grad(loss, [yv, zv])
                 opt.step()
