@@ -90,6 +90,7 @@ def _plot(rows: list, steps: list[int], out: Path) -> None:
                          for c, _, st, r in rows if c == clip and st == s)
             ax.plot(*zip(*pts, strict=True), "o-", label=f"refine={s}")
         ax.set(title=clip, xlabel="bits per spike-pixel", ylabel="scene PSNR vs GT (dB)")
+        ax.xaxis.set_major_locator(plt.MaxNLocator(5))
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
