@@ -456,9 +456,9 @@ class SceneCompressionModel(nn.Module):
             for it in range(steps):
                 for group in opt.param_groups:  # cosine decay to 0
                     group["lr"] = lr * 0.5 * (1.0 + np.cos(np.pi * it / steps))
-                # summed, not averaged: each scene's step does not depend on the batch size
                 with float_surrogate():
                     out = self.from_latents(yv, zv, h, w, noisy=True, generators=gens)
+                # summed, not averaged: each scene's step does not depend on the batch size
                 loss = cost(out).sum()
                 yv.grad, zv.grad = torch.autograd.grad(loss, [yv, zv])
                 opt.step()
