@@ -291,3 +291,38 @@ def test_codec_options_reach_the_codec(tiny_clip, tmp_path):
     with pytest.raises(InputError):
         evaluate([tiny_clip], ["raw"], [2], frames_per_scene=16, radius=4,
                  codec_options={"bits": 99})
+
+
+def test_reference_reconstruction_is_shared_between_runs(tiny_clip, tmp_path, monkeypatch):
+    """Runs on one clip with one reconstructor reconstruct the source once; a changed file or
+    another reconstructor config reconstructs again, and the rows are those of a fresh run."""
+    import os
+    import shutil
+
+    from spkc.eval import engine, evaluate_run
+
+    calls = []
+    real = engine.reconstruct_scenes
+
+    def counting(source, recon, frames_per_scene, batch_size=4):
+        calls.append(recon.get_config()["name"])
+        return real(source, recon, frames_per_scene, batch_size)
+
+    monkeypatch.setattr(engine, "reconstruct_scenes", counting)
+    monkeypatch.setattr(engine, "_REF_CACHE", type(engine._REF_CACHE)())
+    clip = tmp_path / "clip.npy"
+    shutil.copy(tiny_clip, clip)
+    kw = dict(frames_per_scene=16, radius=4, reconstructor="tfi")
+    first = evaluate_run(clip, "raw", 2, **kw)
+    n = len(calls)  # source (tfi), source (tfp, downstream), decoded (tfp)
+    second = evaluate_run(clip, "raw", 3, **kw)
+    assert len(calls) == n + 1  # only the decoded spikes of the new run
+    assert second["scene_psnr_uncoded"] == first["scene_psnr_uncoded"]
+    again = evaluate_run(clip, "raw", 2, **kw)
+    assert {k: v for k, v in again.items() if "seconds" not in k} == \
+           {k: v for k, v in first.items() if "seconds" not in k}
+    evaluate_run(clip, "raw", 2, frames_per_scene=16, radius=5, reconstructor="tfi")
+    assert len(calls) == n + 2 + n  # another radius: reconstructed afresh
+    os.utime(clip, ns=(1, 1))  # the file changed (new mtime): reconstructed again
+    evaluate_run(clip, "raw", 2, **kw)
+    assert len(calls) == n + 2 + 2 * n

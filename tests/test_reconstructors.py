@@ -104,6 +104,55 @@ def test_learned_with_saved_weights(tmp_path):
         LearnedReconstructor(config="tiny", weights=str(p), sha256="0" * 64)
 
 
+def test_learned_tta_is_the_mean_over_flips(tmp_path):
+    import torch
+
+    from spkc.models.reconstruction import ReconstructionNet, save_reconstruction_net
+
+    torch.manual_seed(0)
+    p = tmp_path / "recon-tiny.safetensors"
+    # a trained-looking net: the zero-initialised output layer would make every view equal
+    net = ReconstructionNet("tiny")
+    with torch.no_grad():
+        for q in net.parameters():
+            q.normal_(0, 0.2)
+    save_reconstruction_net(net, p)
+    one = LearnedReconstructor(config="tiny", weights=str(p), tta=1)
+    four = LearnedReconstructor(config="tiny", weights=str(p), tta=4)
+    two = LearnedReconstructor(config="tiny", weights=str(p), tta=2)
+    win = np.random.default_rng(3).random((2, 9, 12, 16)) < 0.3
+
+    def raw(w):  # unclipped single-view output, back in the window's orientation
+        with torch.no_grad():  # the loaded (fp16-rounded) weights, as reconstruct uses them
+            return one.net(torch.from_numpy(np.ascontiguousarray(w)).float())["scene"][:, 0].numpy()
+
+    views = [raw(win), raw(win[..., ::-1])[..., ::-1], raw(win[..., ::-1, :])[..., ::-1, :],
+             raw(win[..., ::-1, ::-1])[..., ::-1, ::-1]]
+    assert np.abs(views[0] - views[3]).max() > 1e-3  # the flips do see different things
+    np.testing.assert_allclose(four.reconstruct(win), np.clip(np.mean(views, 0), 0, 1),
+                               atol=1e-5)
+    np.testing.assert_allclose(two.reconstruct(win), np.clip((views[0] + views[3]) / 2, 0, 1),
+                               atol=1e-5)
+    np.testing.assert_allclose(one.reconstruct(win), np.clip(views[0], 0, 1), atol=1e-5)
+    # the 4-view mean commutes with flips
+    np.testing.assert_allclose(four.reconstruct(win[..., ::-1]), four.reconstruct(win)[..., ::-1],
+                               atol=1e-5)
+
+
+def test_learned_tta_option_and_config():
+    assert LearnedReconstructor().tta == LearnedReconstructor.default_tta == 4
+    rec = LearnedReconstructor(tta=2)
+    assert reconstructor_from_config(rec.get_config()).tta == 2
+    # configs from files written before the option: no augmentation
+    old = {k: v for k, v in rec.get_config().items() if k != "tta"}
+    assert reconstructor_from_config(old).tta == 1
+    for bad in (0, 3, True, "4"):
+        with pytest.raises(InputError, match="tta"):
+            LearnedReconstructor(tta=bad)
+    with pytest.raises(UnknownCodecError):
+        reconstructor_from_config({"name": "nope"})
+
+
 def test_shipped_learned_weights():
     rec = get_reconstructor("learned")
     win = np.random.default_rng(2).random((1, rec.window, 24, 40)) < 0.2

@@ -36,11 +36,13 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
               help="Seed of the regenerator's start phases.")
 @click.option("--option", "-O", "options", multiple=True,
               help="Codec option KEY=VALUE (JSON value), e.g. -O bit_depth=8.")
+@click.option("--recon-option", "recon_options", multiple=True,
+              help="Reconstructor option KEY=VALUE (JSON value), e.g. --recon-option tta=1.")
 @click.option("--meta", multiple=True, help="Metadata KEY=VALUE stored in the file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radius, height,
-                 width, frame_rate, device, batch_size, interpolation, seed, options, meta,
-                 quiet):
+                 width, frame_rate, device, batch_size, interpolation, seed, options,
+                 recon_options, meta, quiet):
     """Compress a spike recording (.dat, .npy, .npz, .h5) into a .spkc file."""
     from spkc.pipeline import compress
 
@@ -52,7 +54,9 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    reconstructor=reconstructor, radius=radius, height=height, width=width,
                    frame_rate=frame_rate, device=device, batch_size=batch_size,
                    metadata=metadata, seed=seed, interpolation=interpolation,
-                   codec_options=parse_key_values(options, "codec option"), progress=not quiet)
+                   codec_options=parse_key_values(options, "codec option"),
+                   reconstructor_options=parse_key_values(recon_options, "reconstructor option"),
+                   progress=not quiet)
     click.echo(
         f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
         f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "

@@ -124,21 +124,32 @@ class LearnedReconstructor(Reconstructor):
 
     Options: ``config`` ("compact" default), ``weights`` (a path; default the shipped
     ``spkc/weights/recon-<config>.safetensors``), ``device`` ("cpu", "cuda"), ``batch``
-    (windows per forward pass). Output: firing rate in spikes/frame, clipped to [0, 1].
-    The radius is fixed by the network config.
+    (windows per forward pass), ``tta`` (test-time augmentation: the mean of the network over
+    1 = the window as is, 2 = also rotated by 180 degrees, 4 = all four horizontal/vertical
+    flips; default 4). Output: firing rate in spikes/frame, clipped to [0, 1]. The radius is
+    fixed by the network config.
     """
 
     name = "learned"
+    default_tta: ClassVar[int] = 4
+    #: the flips (spatial dims of a (N, T, H, W) batch) averaged for each ``tta`` setting
+    TTA_VIEWS: ClassVar[dict[int, tuple[tuple[int, ...], ...]]] = {
+        1: ((),), 2: ((), (-2, -1)), 4: ((), (-1,), (-2,), (-2, -1)),
+    }
 
     def __init__(self, radius: int | None = None, config: str = "compact",
                  weights: str | None = None, device: str = "cpu", batch: int = 4,
-                 sha256: str | None = None, **options: Any) -> None:
+                 sha256: str | None = None, tta: int | None = None, **options: Any) -> None:
         from spkc.models.reconstruction import RECON_CONFIGS
 
         if config not in RECON_CONFIGS:
             raise UnknownCodecError(
                 f"unknown reconstruction config {config!r}; known: {sorted(RECON_CONFIGS)}"
             )
+        self.tta = self.default_tta if tta is None else tta
+        if isinstance(self.tta, bool) or self.tta not in self.TTA_VIEWS:
+            raise InputError(f"learned reconstructor option tta must be one of "
+                             f"{sorted(self.TTA_VIEWS)}, got {tta!r}")
         r = RECON_CONFIGS[config]["radius"]
         if radius is not None and int(radius) != r:
             raise InputError(f"learned reconstructor {config!r} has radius {r}, not {radius}")
@@ -162,10 +173,15 @@ class LearnedReconstructor(Reconstructor):
 
     def get_config(self) -> dict[str, Any]:
         cfg = {"name": self.name, "radius": self.radius, "config": self.config,
-               "sha256": self.sha256, **self.options}
+               "sha256": self.sha256, "tta": self.tta, **self.options}
         if self.weights_path != WEIGHTS_DIR / f"recon-{self.config}.safetensors":
             cfg["weights"] = str(self.weights_path)
         return cfg
+
+    @classmethod
+    def from_config(cls, config: Mapping[str, Any]) -> Reconstructor:
+        # configs written before the ``tta`` option reconstructed without augmentation
+        return super().from_config({"tta": 1, **config})
 
     def identity(self) -> dict[str, str]:
         return {"recon_weights": self.weights_path.name, "recon_sha256": self.sha256}
@@ -186,10 +202,18 @@ class LearnedReconstructor(Reconstructor):
         out = np.empty((w.shape[0],) + w.shape[2:], dtype=np.float32)
         with torch.inference_mode():
             for i in range(0, w.shape[0], self.batch):
-                x = torch.from_numpy(w[i : i + self.batch]).to(self.device, torch.float32)
-                y = net(x)["scene"][:, 0]
+                x = torch.from_numpy(np.ascontiguousarray(w[i : i + self.batch]))
+                x = x.to(self.device, torch.float32)
+                views = self.TTA_VIEWS[self.tta]
+                y = sum(_unflip(net(x.flip(d) if d else x)["scene"][:, 0], d) for d in views)
+                y = y / len(views)
                 out[i : i + self.batch] = y.clamp(0, 1).float().cpu().numpy()
         return out
+
+
+def _unflip(scene, dims: tuple[int, ...]):
+    """Undo a flip of window dims (-2 = H, -1 = W) on a (N, H, W) scene."""
+    return scene.flip(dims) if dims else scene
 
 
 _RECONSTRUCTORS: dict[str, type[Reconstructor]] = {
@@ -216,4 +240,9 @@ def reconstructor_from_config(config: Mapping[str, Any]) -> Reconstructor:
     cfg = dict(config)
     if "name" not in cfg:
         raise InputError("reconstructor config has no 'name'")
-    return get_reconstructor(cfg.pop("name"), **cfg)
+    name = cfg["name"]
+    if name not in _RECONSTRUCTORS:
+        raise UnknownCodecError(
+            f"unknown reconstructor {name!r}; known: {', '.join(reconstructor_names())}"
+        )
+    return _RECONSTRUCTORS[name].from_config(cfg)

@@ -22,10 +22,12 @@ with the reason; they are never dropped silently.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,6 +155,33 @@ def reconstruct_scenes(source, recon, frames_per_scene: int, batch_size: int = 4
     return np.concatenate(parts).astype(np.float32)
 
 
+_REF_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
+_REF_CACHE_SIZE = 8
+
+
+def _reference_rates(src: Path, recon, frames_per_scene: int, height: int, width: int
+                     ) -> np.ndarray:
+    """:func:`reconstruct_scenes` of the file ``src``, remembered for the last few (file,
+    reconstructor config, layout): every codec and quality evaluated on a clip with the same
+    reconstructor shares one reconstruction (the learned one is the slow part of a run)."""
+    from spkc.io import open_spikes
+
+    st = src.stat()
+    key = (str(src.resolve()), st.st_size, st.st_mtime_ns,
+           json.dumps(recon.get_config(), sort_keys=True, default=str),
+           int(frames_per_scene), int(height), int(width))
+    if key in _REF_CACHE:
+        _REF_CACHE.move_to_end(key)
+        return _REF_CACHE[key]
+    with open_spikes(src, height=height, width=width) as source:
+        rates = reconstruct_scenes(source, recon, frames_per_scene)
+    rates.setflags(write=False)
+    _REF_CACHE[key] = rates
+    while len(_REF_CACHE) > _REF_CACHE_SIZE:
+        _REF_CACHE.popitem(last=False)
+    return rates
+
+
 class _MemorySource:
     """A SpikeSource over an in-memory (T, H, W) bool array (regenerated spikes)."""
 
@@ -186,7 +215,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
                  device: str = "cpu", workdir: str | os.PathLike | None = None,
                  keep: str | os.PathLike | None = None,
                  raw_spikes: np.ndarray | None = None,
-                 codec_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 codec_options: Mapping[str, Any] | None = None,
+                 reconstructor_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """Compress ``src`` with ``codec`` at ``quality``, decode it and measure one result row.
 
     ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
@@ -195,10 +225,11 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     ``downstream``: reconstructor of the downstream-fidelity check ("tfp", "tfi", "same").
     ``raw_spikes``: the source (T, H, W) bool if already loaded. ``keep``: path to keep the
     .spkc file at (default: a temporary file, deleted). ``codec_options``: passed to the
-    codec (e.g. ``{"weights_version": 2}`` for the learned codec).
+    codec (e.g. ``{"weights_version": 2}`` for the learned codec); ``reconstructor_options``
+    to the reconstructor (e.g. ``{"tta": 1}``).
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
-    from spkc.io import open_spikes, read_spikes
+    from spkc.io import read_spikes
     from spkc.metrics import affine_fit, firing_rate_psnr, isi_psnr, psnr, ssim
     from spkc.pipeline import compress
     from spkc.pipeline import open as open_clip
@@ -210,7 +241,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
         dst = Path(keep) if keep is not None else Path(tmp) / f"{src.stem}.{codec}.q{quality}.spkc"
         res = compress(src, dst, codec=codec, quality=quality, frames_per_scene=frames_per_scene,
                        reconstructor=reconstructor, radius=radius, height=height, width=width,
-                       device=device, codec_options=codec_options)
+                       device=device, codec_options=codec_options,
+                       reconstructor_options=reconstructor_options)
         t0 = time.perf_counter()
         with open_clip(dst, device=device) as clip:
             dec = clip.spikes()
@@ -230,17 +262,15 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
         gain = float(rcfg.get("rate_gain", 1.0))
         recon = reconstructor_from_config({"name": header.reconstructor,
                                            **_clean_recon_config(rcfg)})
-        with open_spikes(src, height=height, width=width) as source:
-            ref_rates = reconstruct_scenes(source, recon, frames_per_scene)
+        ref_rates = _reference_rates(src, recon, frames_per_scene, height, width)
         raw = raw_spikes if raw_spikes is not None else read_spikes(src, height, width)
         ref_scenes = _scale(ref_rates, gain, full_scale)
         if downstream == "same":
             dn_recon, dn_raw = recon, ref_scenes
         else:
             dn_recon = reconstructor_from_config({"name": downstream, "radius": recon.radius})
-            with open_spikes(src, height=height, width=width) as source:
-                dn_raw = _scale(reconstruct_scenes(source, dn_recon, frames_per_scene),
-                                gain, full_scale)
+            dn_raw = _scale(_reference_rates(src, dn_recon, frames_per_scene, height, width),
+                            gain, full_scale)
         dn_scenes = _scale(reconstruct_scenes(_MemorySource(dec), dn_recon, frames_per_scene),
                            gain, full_scale)
 

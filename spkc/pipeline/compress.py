@@ -80,12 +80,15 @@ def compress(
     interpolation: str = "linear",
     reset: str = "soft",
     codec_options: Mapping[str, Any] | None = None,
+    reconstructor_options: Mapping[str, Any] | None = None,
     progress: bool = False,
 ) -> CompressResult:
     """Compress a spike recording (.dat/.npy/.npz/.h5) into a .spkc file.
 
     ``height``/``width`` describe headerless .dat input; ``frames_per_scene`` (S) sets the rate:
-    one coded scene per S frames; ``radius`` (R) the reconstructor's window (2R+1 frames).
+    one coded scene per S frames; ``radius`` (R) the reconstructor's window (2R+1 frames);
+    ``codec_options`` / ``reconstructor_options`` go to the scene codec / the reconstructor
+    (e.g. ``{"refine": 0}`` / ``{"tta": 1}`` for the fastest learned encode).
     The output appears at ``dst`` only when complete; on any error nothing is left there.
     """
     # heavy imports here so `import spkc` stays light
@@ -99,9 +102,11 @@ def compress(
     dst = Path(dst)
     scene_codec = get_codec(codec, quality=quality, device=device, **dict(codec_options or {}))
     rname = reconstructor or default_reconstructor(codec)
-    recon_kw: dict[str, Any] = {} if radius is None else {"radius": radius}
+    recon_kw: dict[str, Any] = dict(reconstructor_options or {})
+    if radius is not None:
+        recon_kw["radius"] = radius
     if rname == "learned":
-        recon_kw["device"] = device
+        recon_kw.setdefault("device", device)
     recon = get_reconstructor(rname, **recon_kw)
     context = int(scene_codec.wants_spike_context)
 
