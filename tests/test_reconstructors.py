@@ -140,7 +140,7 @@ def test_learned_tta_is_the_mean_over_flips(tmp_path):
 
 
 def test_learned_tta_option_and_config():
-    assert LearnedReconstructor().tta == LearnedReconstructor.default_tta == 4
+    assert LearnedReconstructor().tta == LearnedReconstructor.default_tta == 1
     rec = LearnedReconstructor(tta=2)
     assert reconstructor_from_config(rec.get_config()).tta == 2
     # configs from files written before the option: no augmentation
@@ -153,9 +153,14 @@ def test_learned_tta_option_and_config():
         reconstructor_from_config({"name": "nope"})
 
 
-def test_shipped_learned_weights():
-    rec = get_reconstructor("learned")
+@pytest.mark.parametrize("config", ["medium", "compact"])
+def test_shipped_learned_weights(config):
+    rec = get_reconstructor("learned", config=config, tta=1)
     win = np.random.default_rng(2).random((1, rec.window, 24, 40)) < 0.2
     out = rec.reconstruct(win)
     assert out.shape == (1, 24, 40)
     assert (out >= 0).all() and (out <= 1).all()
+
+
+def test_default_learned_reconstructor_is_medium():
+    assert get_reconstructor("learned").config == LearnedReconstructor.default_config == "medium"

@@ -4,7 +4,7 @@ Prints, per reconstructor, the scene PSNR at frame 151 against the ground-truth 
 least-squares affine fit (clipped to [0, 1]), per clip and mean; plus the learned network's
 parameters and GFLOP per 250x400 scene (torch.utils.flop_counter).
 
-    python tools/eval_recon.py [--weights PATH] [--reds DIR]
+    python tools/eval_recon.py [--weights PATH] [--config NAME] [--tta 1|2|4] [--reds DIR]
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from spkc.train.validate import baselines, load_reds, validate
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--weights", default=None, help="recon safetensors (default: shipped)")
-    ap.add_argument("--config", default="compact")
+    ap.add_argument("--config", default=None, help="network config (default: the encoder's)")
+    ap.add_argument("--tta", type=int, default=None,
+                    help="test-time augmentation views (default: the encoder's)")
     ap.add_argument("--reds", default=None)
     a = ap.parse_args()
     if not load_reds(a.reds):
@@ -31,12 +33,14 @@ def main() -> None:
     rows = {}
     for name, res in baselines(a.reds).items():
         rows[name] = res
-    rec = LearnedReconstructor(config=a.config, weights=a.weights)
+    kw = {k: v for k, v in (("config", a.config), ("tta", a.tta)) if v is not None}
+    rec = LearnedReconstructor(weights=a.weights, **kw)
     net = rec.net  # load before timing
     t0 = time.perf_counter()
     rows["learned"] = validate(rec.reconstruct, rec.radius, a.reds)
     dt = time.perf_counter() - t0
-    print(f"learned: {rec.weights_path.name} sha256 {rec.sha256[:16]}..., "
+    print(f"learned: {rec.config} {rec.weights_path.name} sha256 {rec.sha256[:16]}..., "
+          f"tta {rec.tta}, "
           f"{param_count(net)} params, {count_flops(net) / 1e9:.2f} GFLOP/250x400 scene, "
           f"{dt / max(len(rows['learned']) - 1, 1):.2f} s/scene on CPU "
           f"({torch.get_num_threads()} threads, machine shared)")

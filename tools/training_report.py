@@ -9,8 +9,8 @@ Everything is measured in this run on every REDS clip with a ground-truth PNG, a
 scene PSNR after a least-squares affine fit (as docs/results.md), 101 frames per scene so that a
 coded scene sits on frame 151:
 
-1. Reconstruction alone (no compression): the learned reconstructor beside TFP at several
-   windows and TFI.
+1. Reconstruction alone (no compression): the learned reconstructor as the encoder runs it
+   (and without test-time augmentation, ``tta=1``) beside TFP at several windows and TFI.
 2. Rate-distortion points of the default codec (``learned``), ``baseline`` and the conventional
    pipelines {TFP at several windows, TFI} x {JPEG XL, HEVC} x qualities (plus one point below
    quality 1: HEVC QP 48, JPEG XL distance 18). The *best conventional pipeline* is their
@@ -165,11 +165,14 @@ def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[
     from spkc.codecs.reconstructors import LearnedReconstructor
     from spkc.train.validate import baselines, validate
 
-    learned = LearnedReconstructor()
+    learned = LearnedReconstructor()  # as the encoder runs it (default config and tta)
+    single = LearnedReconstructor(tta=1)
     out: dict[str, dict[str, float]] = {}
     for d in dict.fromkeys(c.parent for c in clips):
         res = baselines(d, tuple(radii))
         res["learned"] = validate(learned.reconstruct, learned.radius, d)
+        if learned.tta != 1:
+            res["learned tta=1"] = validate(single.reconstruct, single.radius, d)
         for name, per_clip in res.items():
             out.setdefault(name, {}).update({f"{k}.dat": v for k, v in per_clip.items()
                                              if k != "mean"})
