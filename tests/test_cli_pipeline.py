@@ -56,6 +56,12 @@ def test_errors_print_one_line(tmp_path):
     for args in (["compress", str(bad), "-o", str(tmp_path / "x.spkc"), "--codec", "raw"],
                  ["compress", str(_dat(tmp_path)), "-o", str(tmp_path / "x.spkc"),
                   "--codec", "nope", "--height", "16", "--width", "16"],
+                 ["compress", str(_dat(tmp_path)), "-o", str(tmp_path / "x.spkc"),
+                  "--codec", "raw", "--height", "16", "--width", "16",
+                  "--recon-option", "tta=4"],  # tfp has no such option
+                 ["compress", str(_dat(tmp_path)), "-o", str(tmp_path / "x.spkc"),
+                  "--codec", "raw", "--reconstructor", "learned", "--height", "16",
+                  "--width", "16", "--recon-option", "tta=3"],
                  ["decompress", str(tmp_path / "missing.spkc"), "-o", str(tmp_path / "o.dat")],
                  ["decompress", str(bad), "-o", str(tmp_path / "o.dat")]):
         p = _run(*args)
@@ -64,6 +70,21 @@ def test_errors_print_one_line(tmp_path):
         assert len(lines) == 1 and lines[0].startswith("spkc: error:"), p.stderr
         assert "Traceback" not in p.stderr
     assert not (tmp_path / "x.spkc").exists() and not (tmp_path / "o.dat").exists()
+
+
+def test_reconstructor_options_reach_the_file(tmp_path):
+    from spkc.pipeline import open as open_clip
+
+    src = _dat(tmp_path, T=48, H=24, W=32)
+    out = tmp_path / "c.spkc"
+    r = CliRunner().invoke(cli, ["compress", str(src), "-o", str(out), "--codec", "raw",
+                                 "--reconstructor", "learned", "--height", "24", "--width",
+                                 "32", "-S", "16", "--recon-option", "config=compact",
+                                 "--recon-option", "tta=2", "--quiet"])
+    assert r.exit_code == 0, r.output
+    with open_clip(out) as clip:
+        cfg = clip.header.reconstructor_config
+    assert (cfg["config"], cfg["tta"]) == ("compact", 2)
 
 
 def test_verify_decode_flags_damaged_scene(tmp_path):

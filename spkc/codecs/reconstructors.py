@@ -230,13 +230,17 @@ def reconstructor_names() -> list[str]:
     return sorted(_RECONSTRUCTORS)
 
 
-def get_reconstructor(name: str, **config: Any) -> Reconstructor:
-    """An instance of reconstructor ``name`` built from ``config`` (e.g. ``radius=20``)."""
+def _reconstructor_class(name: str) -> type[Reconstructor]:
     if name not in _RECONSTRUCTORS:
         raise UnknownCodecError(
             f"unknown reconstructor {name!r}; known: {', '.join(reconstructor_names())}"
         )
-    return _RECONSTRUCTORS[name](**config)
+    return _RECONSTRUCTORS[name]
+
+
+def get_reconstructor(name: str, **config: Any) -> Reconstructor:
+    """An instance of reconstructor ``name`` built from ``config`` (e.g. ``radius=20``)."""
+    return _reconstructor_class(name)(**config)
 
 
 def reconstructor_from_config(config: Mapping[str, Any]) -> Reconstructor:
@@ -244,9 +248,4 @@ def reconstructor_from_config(config: Mapping[str, Any]) -> Reconstructor:
     cfg = dict(config)
     if "name" not in cfg:
         raise InputError("reconstructor config has no 'name'")
-    name = cfg["name"]
-    if name not in _RECONSTRUCTORS:
-        raise UnknownCodecError(
-            f"unknown reconstructor {name!r}; known: {', '.join(reconstructor_names())}"
-        )
-    return _RECONSTRUCTORS[name].from_config(cfg)
+    return _reconstructor_class(cfg["name"]).from_config(cfg)

@@ -108,6 +108,9 @@ def compress(
     if rname == "learned":
         recon_kw.setdefault("device", device)
     recon = get_reconstructor(rname, **recon_kw)
+    if recon.options:  # kept when reading headers (newer writers), an error when asked for
+        raise InputError(f"reconstructor {rname!r} has no option(s) "
+                         f"{', '.join(sorted(recon.options))}", src)
     context = int(scene_codec.wants_spike_context)
 
     with open_spikes(src, height=height, width=width) as source:
