@@ -445,8 +445,7 @@ class SceneCompressionModel(nn.Module):
         h, w = x.shape[-2:]
 
         def cost(out: Mapping[str, Any]) -> torch.Tensor:  # (B,) per-scene J
-            mse = (out["x_hat"] - x).pow(2).flatten(1).mean(1)
-            return out["bpp"] + lam * 255.0**2 * mse
+            return rd_cost(out["bpp"], (out["x_hat"] - x).pow(2).flatten(1).mean(1), lam)
 
         gens = [torch.Generator(device=x.device).manual_seed(seed) for _ in range(len(x))]
         yv = y.detach().clone().requires_grad_(True)
@@ -703,6 +702,12 @@ def _symbols_crc(h: int, w: int, z_sym: np.ndarray, y_sym: np.ndarray) -> int:
     return crc32c.crc32c(y_sym.astype("<i2").tobytes(), crc)
 
 
+def rd_cost(bpp: torch.Tensor, mse: torch.Tensor, lam: float) -> torch.Tensor:
+    """The rate-distortion cost ``bpp + lam * 255**2 * mse`` (x in [0, 1]), elementwise: the
+    one definition training (batch means) and latent refinement (per scene) share."""
+    return bpp + lam * 255.0**2 * mse
+
+
 def rd_terms(out: Mapping[str, Any], x: torch.Tensor, lam: float
              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(loss, mean bpp, MSE) as tensors on the model's device, loss = bpp + lam * 255**2 *
@@ -710,7 +715,7 @@ def rd_terms(out: Mapping[str, Any], x: torch.Tensor, lam: float
     keep these and read them only when they log."""
     mse = F.mse_loss(out["x_hat"], x)
     bpp = out["bpp"].mean()
-    return bpp + lam * 255.0**2 * mse, bpp, mse
+    return rd_cost(bpp, mse, lam), bpp, mse
 
 
 def rd_loss(out: Mapping[str, Any], x: torch.Tensor, lam: float
