@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
 
 from spkc.errors import InputError, SceneCorruptError
-from spkc.models.codec import SceneCompressionModel, count_parameters, rd_loss, rd_terms
+from spkc.models.codec import (
+    SceneCompressionModel,
+    count_parameters,
+    grow_synthesis,
+    rd_loss,
+    rd_terms,
+    weights_config,
+)
 from spkc.models.exact import (
     ExactConv2d,
     ExactLeakyReLU,
@@ -172,6 +181,48 @@ def test_save_load_roundtrip(tiny: SceneCompressionModel, batch, tmp_path) -> No
     assert torch.equal(other.decompress(payloads), tiny.decompress(payloads))
     with pytest.raises(InputError):
         SceneCompressionModel("compact", "bisoam").load_weights(path)
+
+
+def test_grow_synthesis_keeps_the_function_and_the_bytes(tiny, batch, tmp_path) -> None:
+    x, sb, sa = batch
+    grown = grow_synthesis(tiny, 3).eval()
+    assert grown.cfg == {**tiny.cfg, "gs_depth": 3}
+    assert count_parameters(grown) > count_parameters(tiny)
+    # the added blocks start as the identity: same stream, same exact decode, same float path
+    payloads = tiny.compress(x, sb, sa)
+    assert grown.compress(x, sb, sa) == payloads
+    assert torch.equal(grown.decompress(payloads), tiny.decompress(payloads))
+    assert torch.equal(grown(x, sb, sa)["x_hat"], tiny(x, sb, sa)["x_hat"])
+    # ...and they learn: the zeroed convs get gradients
+    grown.train()
+    rd_terms(grown(x, sb, sa), x, 0.025)[0].backward()
+    assert grown.g_s.layers[3].body.layers[3].weight.grad.abs().sum() > 0
+    # saved and reloaded under its own config
+    path = tmp_path / "grown.safetensors"
+    grown.save_weights(path)
+    assert weights_config(path) == grown.cfg
+    again = SceneCompressionModel(grown.cfg, "bisoam")
+    again.load_weights(path)
+    with pytest.raises(InputError):
+        tiny.load_weights(path)
+    with pytest.raises(InputError):
+        grow_synthesis(grown, 2)  # cannot shrink
+
+
+def test_configs_from_before_gs_depth_still_load(tiny, tmp_path) -> None:
+    """Weights saved before ``gs_depth`` existed carry configs without it: they mean 1."""
+    path = tmp_path / "old.safetensors"
+    tiny.save_weights(path)
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+    with safe_open(str(path), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    cfg = json.loads(meta["config"])
+    del cfg["gs_depth"]
+    save_file(tensors, str(path), metadata={**meta, "config": json.dumps(cfg)})
+    assert weights_config(path)["gs_depth"] == 1
+    SceneCompressionModel("tiny", "bisoam").load_weights(path)
 
 
 def test_train_attention_only_and_transforms_only():

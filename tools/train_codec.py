@@ -27,7 +27,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, rd_terms
+from spkc.models.codec import (
+    QUALITY_LAMBDAS,
+    SceneCompressionModel,
+    grow_synthesis,
+    rd_terms,
+    weights_config,
+)
 from spkc.spikes.simulate import integrate_and_fire_torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -190,7 +196,16 @@ def main() -> None:
         raise SystemExit(f"--device {args.device}: CUDA is not available")
     model = SceneCompressionModel(args.config, attention)
     if args.init:
-        model.load_weights(args.init)
+        init_cfg = weights_config(args.init)
+        if init_cfg != model.cfg and {**init_cfg, "gs_depth": model.cfg["gs_depth"]} == model.cfg:
+            # a deeper synthesis than the init's: grow it (same function, then train on)
+            small = SceneCompressionModel(init_cfg, attention)
+            small.load_weights(args.init)
+            model = grow_synthesis(small, model.cfg["gs_depth"], args.config)
+            print(f"grown from {args.init.name}: gs_depth {init_cfg['gs_depth']} -> "
+                  f"{model.cfg['gs_depth']}", flush=True)
+        else:
+            model.load_weights(args.init)
     model.to(device)
     train = load_gray(args.images)
     if not train:
