@@ -12,10 +12,12 @@ from spkc.errors import InputError, SceneCorruptError
 from spkc.models.codec import (
     SceneCompressionModel,
     count_parameters,
+    grow_model,
     grow_synthesis,
     rd_loss,
     rd_terms,
     weights_config,
+    widen_latents,
 )
 from spkc.models.exact import (
     ExactConv2d,
@@ -207,6 +209,42 @@ def test_grow_synthesis_keeps_the_function_and_the_bytes(tiny, batch, tmp_path) 
         tiny.load_weights(path)
     with pytest.raises(InputError):
         grow_synthesis(grown, 2)  # cannot shrink
+
+
+def test_widen_latents_decodes_the_same_scenes(batch, tmp_path) -> None:
+    x, sb, sa = batch
+    torch.manual_seed(0)
+    tiny = SceneCompressionModel("tiny", "bisoam").eval()
+    with torch.no_grad():  # latents a few quantisation steps wide, as trained ones are
+        tiny.g_a.body[5].weight.mul_(30)
+    s = tiny.slice
+    wide = widen_latents(tiny, tiny.cfg["m"] + 2 * s).eval()
+    assert wide.cfg["slices"] == tiny.cfg["slices"] + 2 and wide.cfg["ma"] == tiny.cfg["m"]
+    # the added channels are coded (the streams grow) but no decoded pixel changes
+    payloads = wide.compress(x, sb, sa)
+    assert torch.equal(wide.decompress(payloads), tiny.decompress(tiny.compress(x, sb, sa)))
+    assert torch.equal(wide(x, sb, sa)["x_hat"], tiny(x, sb, sa)["x_hat"])
+    # the added channels learn: the synthesis' zero weights for them get gradients
+    wide.train()
+    rd_terms(wide(x, sb, sa), x, 0.025)[0].backward()
+    assert wide.g_s.layers[0].layers[0].weight.grad[:, tiny.cfg["m"]:].abs().sum() > 0
+    path = tmp_path / "wide.safetensors"
+    wide.save_weights(path)
+    again = SceneCompressionModel(weights_config(path), "bisoam")
+    again.load_weights(path)
+    with pytest.raises(InputError):
+        widen_latents(tiny, tiny.cfg["m"] + 1)  # not a whole slice
+
+
+def test_grow_model_combines_and_checks() -> None:
+    torch.manual_seed(0)
+    small = SceneCompressionModel("compact", None)
+    big = grow_model(small, "wide")
+    assert big.cfg == SceneCompressionModel("wide", None).cfg and big.config_name == "wide"
+    both = grow_model(small, {**small.cfg, "m": 96, "slices": 6, "gs_depth": 2})
+    assert (both.cfg["m"], both.cfg["gs_depth"], both.cfg["ma"]) == (96, 2, 64)
+    with pytest.raises(InputError):
+        grow_model(small, "medium")  # other widths differ
 
 
 def test_configs_from_before_gs_depth_still_load(tiny, tmp_path) -> None:

@@ -30,7 +30,7 @@ from PIL import Image
 from spkc.models.codec import (
     QUALITY_LAMBDAS,
     SceneCompressionModel,
-    grow_synthesis,
+    grow_model,
     rd_terms,
     weights_config,
 )
@@ -197,13 +197,12 @@ def main() -> None:
     model = SceneCompressionModel(args.config, attention)
     if args.init:
         init_cfg = weights_config(args.init)
-        if init_cfg != model.cfg and {**init_cfg, "gs_depth": model.cfg["gs_depth"]} == model.cfg:
-            # a deeper synthesis than the init's: grow it (same function, then train on)
+        if init_cfg != model.cfg:
+            # a larger config than the init's: grow it (same decoded scenes), then train on
             small = SceneCompressionModel(init_cfg, attention)
             small.load_weights(args.init)
-            model = grow_synthesis(small, model.cfg["gs_depth"], args.config)
-            print(f"grown from {args.init.name}: gs_depth {init_cfg['gs_depth']} -> "
-                  f"{model.cfg['gs_depth']}", flush=True)
+            model = grow_model(small, args.config)
+            print(f"grown from {args.init.name} ({init_cfg}) into {args.config}", flush=True)
         else:
             model.load_weights(args.init)
     model.to(device)

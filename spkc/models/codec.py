@@ -93,6 +93,12 @@ CONFIGS: dict[str, dict[str, int]] = {
     # grow_synthesis so that training starts from compact's function
     "deep": dict(n1=32, n2=48, m=64, slices=4, nh=48, nz=32, hc=64, cc=48, heads=2,
                  window=8, lstm_hidden=8, gs_depth=3),
+    # compact with twice the latent channels (m=128 in 8 slices; the analysis body stays 64
+    # wide, ma): with MSE-optimal latents compact's synthesis reaches only 1-2 dB above what
+    # it codes, so the latent width, not the rate, bounds quality. Grown from compact weights
+    # by widen_latents (same decoded scenes at the start)
+    "wide": dict(n1=32, n2=48, m=128, ma=64, slices=8, nh=48, nz=32, hc=64, cc=48, heads=2,
+                 window=8, lstm_hidden=8),
     # 1.69 M parameters = 3.0 MB per weights set: the most 8 sets (4 qualities x learned /
     # baseline) can have inside the 25 MB budget for all shipped weights
     "medium": dict(n1=48, n2=64, m=96, slices=4, nh=64, nz=48, hc=96, cc=64, heads=2,
@@ -128,9 +134,11 @@ def _resolve_config(config: str | Mapping[str, Any]) -> dict[str, int]:
         if config not in CONFIGS:
             raise InputError(f"unknown learned-codec config {config!r}; choose from "
                              f"{sorted(CONFIGS)}")
-        return {**CONFIG_DEFAULTS, **CONFIGS[config]}
-    cfg = {**CONFIG_DEFAULTS, **CONFIGS["compact"]}
-    cfg.update({k: int(v) for k, v in config.items()})
+        cfg = {**CONFIG_DEFAULTS, **CONFIGS[config]}
+    else:
+        cfg = {**CONFIG_DEFAULTS, **CONFIGS["compact"]}
+        cfg.update({k: int(v) for k, v in config.items()})
+    cfg.setdefault("ma", cfg["m"])  # analysis body width: the latent width unless set
     return cfg
 
 
@@ -254,9 +262,9 @@ class Analysis(nn.Module):
             ResBlock(c["n1"]),
             ResBlockStride(c["n1"], c["n2"]),
             TCMBlock(c["n2"], c["heads"], c["window"]),
-            ResBlockStride(c["n2"], c["m"]),
-            TCMBlock(c["m"], c["heads"], c["window"]),
-            nn.Conv2d(c["m"], c["m"], 3, padding=1),
+            ResBlockStride(c["n2"], c["ma"]),
+            TCMBlock(c["ma"], c["heads"], c["window"]),
+            nn.Conv2d(c["ma"], c["m"], 3, padding=1),
         )
 
     def forward(self, x: torch.Tensor, before: torch.Tensor | None,
@@ -770,6 +778,83 @@ def grow_synthesis(model: SceneCompressionModel, depth: int, config_name: str | 
     grown.load_state_dict(state)
     grown.z_freq.copy_(model.z_freq)
     return grown
+
+
+def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None = None,
+                  seed: int = 0) -> SceneCompressionModel:
+    """A copy of ``model`` with ``m`` latent channels (more slices of the same size) that
+    decodes every old latent to the same scene: the old channels keep their slices, context
+    nets and weights; the added channels form new slices after them, read by the synthesis and
+    the hyper-analysis through zero weights, so at the start they change no decoded pixel.
+    Each added channel starts as a random mix of the old ones (a zero start would get no
+    gradient) and its context net predicts a unit scale, so it costs bits until training
+    either predicts it from the old slices or puts it to use. The analysis body keeps its
+    width (``ma``). ``config_name`` names the wide config.
+    """
+    old = model.cfg
+    s = model.slice
+    if m <= old["m"] or m % s:
+        raise InputError(f"widen_latents: m={m} must exceed {old['m']} and be a multiple of the "
+                         f"slice size {s}")
+    cfg = {**old, "m": m, "slices": m // s, "ma": old["ma"]}
+    wide = SceneCompressionModel(config_name or cfg, model.attention)
+    if wide.cfg != cfg:
+        raise InputError(f"widen_latents: config {config_name!r} is {wide.cfg}, not {cfg}")
+    gen = torch.Generator().manual_seed(seed)
+    m0 = old["m"]
+    mix = torch.randn(m - m0, m0, generator=gen) / (3.0 * m0**0.5)  # trained y: std ~1..10
+    own = wide.state_dict()
+    state = dict(own)
+    for k, v in model.state_dict().items():
+        t = own[k]
+        if t.shape == v.shape:
+            state[k] = v
+            continue
+        t = t.clone()
+        if k in ("g_a.body.5.weight", "g_a.body.5.bias"):
+            # analysis output: old rows copied; each new channel a random mix of the old ones,
+            # about one quantisation step in size, so its rounded value is not always 0 (a zero
+            # would give the synthesis no gradient) and the context can learn to predict it
+            t[:m0] = v
+            t[m0:] = (mix @ v.reshape(m0, -1)).reshape(t[m0:].shape)
+        elif k in ("h_a.0.weight", "g_s.layers.0.layers.0.weight"):  # read the new: zero
+            t[:, :m0] = v
+            t[:, m0:] = 0
+        else:
+            raise InputError(f"widen_latents: unexpected shape change of {k}")
+        state[k] = t
+    wide.load_state_dict(state)
+    with torch.no_grad():
+        for i in range(old["slices"], cfg["slices"]):
+            # the added slices start at mean 0 and scale index 22 (sigma 1.0)
+            last = wide.ctx[i].layers[-1]
+            last.weight.mul_(0.01)
+            last.bias.zero_()
+            last.bias[s:] = 22.0 - SIDX_OFFSET
+    wide.z_freq.copy_(model.z_freq)
+    return wide
+
+
+def grow_model(model: SceneCompressionModel, config: str | Mapping[str, Any]
+               ) -> SceneCompressionModel:
+    """``model`` grown into the larger ``config`` by :func:`widen_latents` and/or
+    :func:`grow_synthesis`, so that training starts from the small model's decoded scenes.
+    Every other config key must be equal."""
+    target = _resolve_config(config)
+    name = config if isinstance(config, str) else None
+    same = {**model.cfg, "m": target["m"], "slices": target["slices"],
+            "gs_depth": target["gs_depth"]}
+    if same != target:
+        raise InputError(f"cannot grow config {model.cfg} into {target}: only m, slices and "
+                         "gs_depth may differ")
+    out = model
+    if target["m"] != model.cfg["m"]:
+        out = widen_latents(out, target["m"], None)
+    if target["gs_depth"] != model.cfg["gs_depth"]:
+        out = grow_synthesis(out, target["gs_depth"], None)
+    if name is not None:
+        out.config_name = name
+    return out
 
 
 def rd_cost(bpp: torch.Tensor, mse: torch.Tensor, lam: float) -> torch.Tensor:
