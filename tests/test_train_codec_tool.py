@@ -1,4 +1,4 @@
-"""tools/train_codec.py: stage III-attn trains only the attention modules."""
+"""tools/train_codec.py: stage III-attn trains only the attention modules; growing an init."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from tool_loader import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 BSDS = REPO.parent / "shared" / "data" / "bsds500"
-pytestmark = pytest.mark.shared_data
 
 
 
@@ -23,6 +23,7 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
     return load_file(str(path))
 
 
+@pytest.mark.shared_data
 def test_attention_stage_changes_only_attention(tmp_path, monkeypatch, capsys):
     if not (BSDS / "train").is_dir():
         pytest.skip(f"needs {BSDS}")
@@ -45,3 +46,29 @@ def test_attention_stage_changes_only_attention(tmp_path, monkeypatch, capsys):
     changed = {k for k in before if not torch.equal(before[k], after[k])}
     assert changed, "attention parameters did not move"
     assert all(k.startswith("g_a.attn.") for k in changed), sorted(changed)
+
+
+def test_init_of_a_smaller_config_is_grown(tmp_path, monkeypatch, capsys):
+    """--config wide --init <compact weights>: grown (same decoded scenes), then trained, with
+    the added channels' rate ramped in."""
+    from PIL import Image
+
+    from spkc.codecs.learned import WEIGHTS_DIR, LearnedCodec
+    from spkc.models.codec import weights_config
+
+    images = tmp_path / "images"
+    images.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(2):
+        Image.fromarray(rng.integers(0, 256, (80, 100), dtype=np.uint8)).save(images / f"{i}.jpg")
+    init = Path(WEIGHTS_DIR) / LearnedCodec(quality=1).weights_name
+    out = tmp_path / "wide.safetensors"
+    monkeypatch.setattr(sys, "argv", [
+        "train_codec.py", "--config", "wide", "--attention", "bisoam", "--quality", "1",
+        "--init", str(init), "--out", str(out), "--steps", "2", "--batch", "1", "--crop", "48",
+        "--val", "0", "--images", str(images), "--new-rate-ramp", "1"])
+    load_tool("train_codec").main()
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert any(line.startswith("grown from") for line in lines)
+    assert json.loads(lines[-1])["steps"] == 2
+    assert weights_config(out)["m"] == 128

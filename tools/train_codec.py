@@ -185,6 +185,11 @@ def main() -> None:
     ap.add_argument("--batcher", default="auto", choices=["auto", "numpy", "torch"],
                     help="batch maker: numpy (CPU default) or torch on the device (GPU default)")
     ap.add_argument("--log-every", type=int, default=50, help="steps between progress lines")
+    ap.add_argument("--new-rate-ramp", type=int, default=0,
+                    help="after growing --init into a config with more latent channels: their "
+                         "rate counts 0 for this many steps, then ramps up linearly over as many "
+                         "more (without it the rate term silences them before the synthesis "
+                         "learns to use them)")
     args = ap.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -195,6 +200,7 @@ def main() -> None:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise SystemExit(f"--device {args.device}: CUDA is not available")
     model = SceneCompressionModel(args.config, attention)
+    new_from = model.cfg["m"]  # latent channels from here on are new (grown); none by default
     if args.init:
         init_cfg = weights_config(args.init)
         if init_cfg != model.cfg:
@@ -202,6 +208,7 @@ def main() -> None:
             small = SceneCompressionModel(init_cfg, attention)
             small.load_weights(args.init)
             model = grow_model(small, args.config)
+            new_from = init_cfg["m"]
             print(f"grown from {args.init.name} ({init_cfg}) into {args.config}", flush=True)
         else:
             model.load_weights(args.init)
@@ -242,7 +249,14 @@ def main() -> None:
                 g["lr"] = g["base_lr"] * (0.05 + 0.95 * 0.5 * (1 + np.cos(np.pi * frac)))
         x, sb, sa = (t.to(device, non_blocking=True)
                      for t in batcher(args.batch, args.crop, args.spike_len))
-        loss, bpp, mse = rd_terms(model(x, sb, sa), x, lam)
+        out = model(x, sb, sa)
+        ramp = min(1.0, max(0.0, step / args.new_rate_ramp - 1.0)) if args.new_rate_ramp else 1.0
+        if ramp < 1.0 and new_from < model.cfg["m"]:
+            bits = -torch.log2(out["likelihoods"]["y"])
+            bits[:, new_from:] *= ramp
+            bits_z = -torch.log2(out["likelihoods"]["z"]).flatten(1).sum(1)
+            out = {**out, "bpp": (bits.flatten(1).sum(1) + bits_z) / x[0, 0].numel()}
+        loss, bpp, mse = rd_terms(out, x, lam)
         opt.zero_grad()
         loss.backward()
         if args.clip > 0:

@@ -112,6 +112,13 @@ def main() -> None:
     ap.add_argument("--resume", type=Path,
                     help="skip phase 1: phase 2 starts each quality from RESUME/{variant}-"
                          "{config}-q{Q}.safetensors (an earlier run's final/ folder)")
+    ap.add_argument("--grow-from", default=None,
+                    help="configs with no shipped weights start phase 1 from this config's "
+                         "newest weights grown into them (tools/train_codec.py grows an --init "
+                         "of a smaller config) instead of from scratch")
+    ap.add_argument("--new-rate-ramp", type=int, default=1500,
+                    help="phase 1 from grown weights: steps before added latent channels pay "
+                         "their full rate (train_codec.py --new-rate-ramp)")
     ap.add_argument("--hard-minutes", type=float, default=float("inf"),
                     help="whole-run bound: processes still running then are stopped (they "
                          "write their weights)")
@@ -128,17 +135,24 @@ def main() -> None:
     summary: list[dict] = []
     hard_deadline = time.time() + args.hard_minutes * 60
     fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None}
+    if args.grow_from:
+        fresh = set()  # grown configs train on at the warm learning rates
 
     phase1 = []
     for ci, config in enumerate(configs if args.resume is None else []):
         for vi, (variant, attention) in enumerate(VARIANTS.items()):
             init = latest_weights(variant, config, 3)
+            grown = init is None and args.grow_from is not None
+            if grown:
+                init = latest_weights(variant, args.grow_from, 3)
             a = ["--config", config, "--attention", attention, "--quality", "3",
                  "--batch", str(args.batch1), "--seed", str(100 + 10 * ci + vi),
                  "--lr", str(args.lr_warm if init else args.lr_fresh),
                  "--out", str(args.out / "phase1" / f"{variant}-{config}-q3.safetensors")]
             if init:
                 a += ["--init", str(init)]
+            if grown:
+                a += ["--new-rate-ramp", str(args.new_rate_ramp)]
             phase1.append({"name": f"p1-{variant}-{config}", "args": a})
     if phase1:
         summary += run_phase(phase1, common, args.out, args.phase1_minutes, hard_deadline)
