@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     from spkc.codecs.learned import WEIGHTS_DIR, BaselineCodec, LearnedCodec
     from spkc.codecs.registry import get_codec
     from spkc.errors import SpkcError
-    from spkc.models.codec import PAD, QUALITY_LAMBDAS, SceneCompressionModel, _pad_to
+    from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -146,8 +146,7 @@ def main(argv: list[str] | None = None) -> int:
         amortised, best = [], []
         for x, sb, sa in tqdm(crops, desc=f"q{q} ceilings", unit="crop", leave=False):
             with torch.no_grad():
-                att = (sb, sa) if cls.attention else (None, None)
-                y0 = model.g_a(_pad_to(x, PAD), _pad_to(att[0], PAD), _pad_to(att[1], PAD))
+                y0 = model.analyse(x, *((sb, sa) if cls.attention else (None, None)))
                 amortised.append(float((model.g_s(y0)[..., :args.crop, :args.crop].clamp(0, 1)
                                         - x).pow(2).mean()))
             best.append(10 ** (-best_latents_psnr(model, x, y0, args.ceiling_steps) / 10))

@@ -7,9 +7,9 @@ file records ``identity() == {"weights": name, "sha256": ...}`` and :meth:`check
 raises :class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
 
 Options (stored in the file header): ``config`` ("compact" default; "medium", "deep", "wide"
-and "paper" have no shipped weights), ``weights`` (path of a custom weights file, e.g. from training; default:
-the shipped one), ``refine`` (steps of encoder-side latent refinement, default 100; 0 turns
-it off: about 6x faster encoding, larger files at the same quality -- see
+and "paper" have no shipped weights), ``weights`` (path of a custom weights file, e.g. from
+training; default: the shipped one), ``refine`` (steps of encoder-side latent refinement,
+default 100; 0 turns it off: about 6x faster encoding, larger files at the same quality -- see
 :meth:`~spkc.models.codec.SceneCompressionModel.refine_latents`; the decoder ignores it).
 Runtime-only: ``batch_size`` (scenes per network call, default 4).
 ``encode`` runs on ``device``; ``decode`` is bit-exact on any device.

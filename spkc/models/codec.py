@@ -13,6 +13,7 @@ Public API (stable; the training code relies on it)::
     m.save_weights(path); m.load_weights(path)            # safetensors, no pickle
     payloads = m.compress(x, spikes_before, spikes_after)  # list of {"z","y","meta"} bytes
     payloads = m.compress(x, sb, sa, refine_steps=100, lam=0.025)  # latents refined first
+    y = m.analyse(x, spikes_before, spikes_after)  # g_a: latents, not quantised
     out = m.from_latents(y, z, h, w, noisy)  # forward's decoder half on given latents
     x_hat = m.decompress(payloads)           # (B,1,H,W) float32, bit-exact everywhere
 
@@ -397,12 +398,18 @@ class SceneCompressionModel(nn.Module):
         sigma = SCALE_MIN * torch.exp(idx * self._log_step)
         return mu, sigma
 
+    def analyse(self, x: torch.Tensor, spikes_before: torch.Tensor | None = None,
+                spikes_after: torch.Tensor | None = None) -> torch.Tensor:
+        """The analysis ``g_a``: x (B,1,H,W) in [0,1] (padded to a multiple of 32 inside) ->
+        latents y (B,M,H'/16,W'/16) float32, real units, not quantised."""
+        self._check_spikes(x, spikes_before, spikes_after)
+        return self.g_a(_pad_to(x, PAD), _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
+
     def forward(self, x: torch.Tensor, spikes_before: torch.Tensor | None = None,
                 spikes_after: torch.Tensor | None = None) -> dict[str, Any]:
         """x (B,1,H,W) float32 in [0,1] -> x_hat, bpp (B,), likelihoods (see module doc)."""
-        self._check_spikes(x, spikes_before, spikes_after)
         h, w = x.shape[-2:]
-        y = self.g_a(_pad_to(x, PAD), _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
+        y = self.analyse(x, spikes_before, spikes_after)
         return self.from_latents(y, self.h_a(y), h, w, noisy=self.training)
 
     def from_latents(self, y: torch.Tensor, z: torch.Tensor, h: int, w: int, noisy: bool,
@@ -495,10 +502,8 @@ class SceneCompressionModel(nn.Module):
         """``g_s(g_a(x))`` with the latents not quantised: (B,1,H,W) in [0,1]. A diagnostic —
         when this is no closer to ``x`` than the coded scene, the transforms (not the rate)
         limit quality."""
-        self._check_spikes(x, spikes_before, spikes_after)
         h, w = x.shape[-2:]
-        y = self.g_a(_pad_to(x, PAD), _pad_to(spikes_before, PAD), _pad_to(spikes_after, PAD))
-        return self.g_s(y)[:, :, :h, :w].clamp(0, 1)
+        return self.g_s(self.analyse(x, spikes_before, spikes_after))[:, :, :h, :w].clamp(0, 1)
 
     # -- weights ----------------------------------------------------------------------------
     def _exact_convs(self) -> dict[str, ExactConv2d]:
@@ -602,9 +607,8 @@ class SceneCompressionModel(nn.Module):
         try:
             sb = self._prep_spikes(spikes_before, x)
             sa = self._prep_spikes(spikes_after, x)
-            self._check_spikes(x, sb, sa)
             b, _, h, w = x.shape
-            y = self.g_a(_pad_to(x.float(), PAD), _pad_to(sb, PAD), _pad_to(sa, PAD))
+            y = self.analyse(x.float(), sb, sa)
             z = self.h_a(y)
             if refine_steps:
                 y, z = self.refine_latents(x.float(), y, z, float(lam), int(refine_steps))
