@@ -97,3 +97,10 @@ def test_separation_names_curves_that_never_meet():
     assert tr.separation(anchor, [(1e-4, 20.0), (2e-4, 21.0)]) is None
     rate, _, note, side = tr.bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
     assert rate is None and "-100 %" in note and side == "above"
+
+
+def test_codec_options_name_only_what_was_asked():
+    tr = load_tool("training_report")
+    assert tr.codec_options(None, None) == {}
+    assert tr.codec_options(5, "wide") == {"weights_version": 5, "config": "wide"}
+    assert tr.codec_options(None, "wide") == {"config": "wide"}

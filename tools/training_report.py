@@ -182,6 +182,12 @@ def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[
 Pipeline = tuple[str, str, str | None, int | None, list[int], dict]
 
 
+def codec_options(weights_version: int | None, config: str | None) -> dict[str, Any]:
+    """Options of a learned codec under test: only what was asked for (else its defaults)."""
+    return ({"weights_version": weights_version} if weights_version else {}) | (
+        {"config": config} if config else {})
+
+
 def _run_one(task: tuple[Path, str, str, str | None, int | None, int, dict, int]
              ) -> dict[str, Any]:
     """One RD point (runs in a worker process with ``threads`` torch threads)."""
@@ -291,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
                          "trained on (needs ../shared/data/bsds500; 0: REDS only)")
     ap.add_argument("--learned-weights-version", type=int, default=None)
     ap.add_argument("--baseline-weights-version", type=int, default=None)
+    ap.add_argument("--learned-config", default=None,
+                    help="learned-codec config (e.g. wide) of candidate weights; with "
+                         "--learned-weights-version N they are read as "
+                         "learned-bisoam-CONFIG-qQ-vN.safetensors, also from $SPKC_WEIGHTS_PATH")
+    ap.add_argument("--baseline-config", default=None)
     ap.add_argument("--quick", action="store_true", help="TFP windows 12 and best, TFI; "
                     "qualities 1,3")
     ap.add_argument("--json", type=Path, default=None, help="write all rows and tables here")
@@ -358,10 +369,8 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
     for r in {int(best_tfp[c.name][3:]) // 2 for c in clips}:
         if r not in radii:
             radii.append(r)
-    learned_opts = ({"weights_version": args.learned_weights_version}
-                    if args.learned_weights_version else {})
-    base_opts = ({"weights_version": args.baseline_weights_version}
-                 if args.baseline_weights_version else {})
+    learned_opts = codec_options(args.learned_weights_version, args.learned_config)
+    base_opts = codec_options(args.baseline_weights_version, args.baseline_config)
     lq = list(get_codec_class("learned").qualities)
     bq = list(get_codec_class("baseline").qualities)
     pipelines: list[Pipeline] = [
