@@ -18,6 +18,7 @@ from spkc.models.codec import (
     rd_terms,
     weights_config,
     widen_latents,
+    widen_synthesis,
 )
 from spkc.models.exact import (
     ExactConv2d,
@@ -243,8 +244,29 @@ def test_grow_model_combines_and_checks() -> None:
     assert big.cfg == SceneCompressionModel("wide", None).cfg and big.config_name == "wide"
     both = grow_model(small, {**small.cfg, "m": 96, "slices": 6, "gs_depth": 2})
     assert (both.cfg["m"], both.cfg["gs_depth"], both.cfg["ma"]) == (96, 2, 64)
+    broad = grow_model(small, "broad")
+    assert (broad.cfg["s1"], broad.cfg["s2"], broad.cfg["n1"]) == (48, 64, 32)
+    assert count_parameters(broad) > count_parameters(big)
     with pytest.raises(InputError):
         grow_model(small, "medium")  # other widths differ
+
+
+def test_widen_synthesis_decodes_the_same_scenes(tiny, batch) -> None:
+    x, sb, sa = batch
+    state = torch.random.get_rng_state()
+    wide = widen_synthesis(tiny, tiny.cfg["s1"] + 4, tiny.cfg["s2"] + 8).eval()
+    assert torch.equal(torch.random.get_rng_state(), state)  # seeded on its own
+    assert wide.g_s.layers[0].layers[0].weight.shape[0] == 4 * (tiny.cfg["s2"] + 8)
+    payloads = tiny.compress(x, sb, sa)
+    assert wide.compress(x, sb, sa) == payloads
+    assert torch.equal(wide.decompress(payloads), tiny.decompress(payloads))
+    assert torch.equal(wide(x, sb, sa)["x_hat"], tiny(x, sb, sa)["x_hat"])
+    wide.train()
+    rd_terms(wide(x, sb, sa), x, 0.025)[0].backward()
+    last = wide.g_s.layers[-1].layers[0].weight.grad  # reads the added 1/4-res channels
+    assert last[:, tiny.cfg["s1"]:].abs().sum() > 0
+    with pytest.raises(InputError):
+        widen_synthesis(tiny, tiny.cfg["s1"] - 1, tiny.cfg["s2"])
 
 
 def test_configs_from_before_gs_depth_still_load(tiny, tmp_path) -> None:

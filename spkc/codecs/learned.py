@@ -6,8 +6,8 @@ and are listed with their SHA-256 in ``spkc/weights/learned-manifest.json``; the
 file records ``identity() == {"weights": name, "sha256": ...}`` and :meth:`check_identity`
 raises :class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
 
-Options (stored in the file header): ``config`` ("compact" default; "medium", "deep", "wide"
-and "paper" have no shipped weights), ``weights`` (path of a custom weights file, e.g. from
+Options (stored in the file header): ``config`` ("compact" default; "medium", "deep", "wide",
+"broad" and "paper" have no shipped weights), ``weights`` (path of a custom weights file, e.g. from
 training; default: the shipped one), ``refine`` (steps of encoder-side latent refinement,
 default 100; 0 turns it off: about 6x faster encoding, larger files at the same quality -- see
 :meth:`~spkc.models.codec.SceneCompressionModel.refine_latents`; the decoder ignores it).

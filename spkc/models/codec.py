@@ -100,6 +100,10 @@ CONFIGS: dict[str, dict[str, int]] = {
     # by widen_latents (same decoded scenes at the start)
     "wide": dict(n1=32, n2=48, m=128, ma=64, slices=8, nh=48, nz=32, hc=64, cc=48, heads=2,
                  window=8, lstm_hidden=8),
+    # wide with a wider synthesis body too (s2=64 channels at 1/8, s1=48 at 1/4; the analysis
+    # keeps compact's): 1.39 M parameters, 2.8 MB per set. Grown from compact by grow_model
+    "broad": dict(n1=32, n2=48, m=128, ma=64, s1=48, s2=64, slices=8, nh=48, nz=32, hc=64,
+                  cc=48, heads=2, window=8, lstm_hidden=8),
     # 1.69 M parameters = 3.0 MB per weights set: the most 8 sets (4 qualities x learned /
     # baseline) can have inside the 25 MB budget for all shipped weights
     "medium": dict(n1=48, n2=64, m=96, slices=4, nh=64, nz=48, hc=96, cc=64, heads=2,
@@ -139,7 +143,11 @@ def _resolve_config(config: str | Mapping[str, Any]) -> dict[str, int]:
     else:
         cfg = {**CONFIG_DEFAULTS, **CONFIGS["compact"]}
         cfg.update({k: int(v) for k, v in config.items()})
-    cfg.setdefault("ma", cfg["m"])  # analysis body width: the latent width unless set
+    # widths the analysis and synthesis shared before they could differ: analysis body ma
+    # (default m), synthesis at 1/8 and 1/4 resolution s2, s1 (default the analysis' n2, n1)
+    cfg.setdefault("ma", cfg["m"])
+    cfg.setdefault("s2", cfg["n2"])
+    cfg.setdefault("s1", cfg["n1"])
     return cfg
 
 
@@ -336,11 +344,11 @@ class SceneCompressionModel(nn.Module):
         if d < 1:
             raise InputError(f"config: gs_depth={d} must be at least 1")
         self.g_s = ExactSequential(
-            exact_upsample(m, c["n2"]), *(ExactResBlock(c["n2"]) for _ in range(d)),
+            exact_upsample(m, c["s2"]), *(ExactResBlock(c["s2"]) for _ in range(d)),
             ExactLeakyReLU(),
-            exact_upsample(c["n2"], c["n1"]), *(ExactResBlock(c["n1"]) for _ in range(d)),
+            exact_upsample(c["s2"], c["s1"]), *(ExactResBlock(c["s1"]) for _ in range(d)),
             ExactLeakyReLU(),
-            exact_upsample(c["n1"], 1, r=4, requant=False))
+            exact_upsample(c["s1"], 1, r=4, requant=False))
         self.z_logits = nn.Parameter(
             -0.5 * torch.arange(-Z_RANGE, Z_RANGE + 1).abs().float().repeat(c["nz"], 1))
         table = np.exp(np.linspace(np.log(SCALE_MIN), np.log(SCALE_MAX), NUM_SCALES))
@@ -839,6 +847,46 @@ def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None 
     return wide
 
 
+def widen_synthesis(model: SceneCompressionModel, s1: int, s2: int, seed: int = 0
+                    ) -> SceneCompressionModel:
+    """A copy of ``model`` whose synthesis has ``s2`` channels at 1/8 and ``s1`` at 1/4
+    resolution (at least its own), decoding every latent to the same scene: each conv keeps
+    its old weights, reads the added channels through zero weights, and computes the added
+    channels from random weights (the conv's own initialisation, scaled by 1/4), which the
+    final layer ignores until training gives it weights for them. Pixel-shuffle convs put
+    channel ``c``'s sub-pixels at rows ``c*r*r ...``, so added channels are added rows there
+    too."""
+    old = model.cfg
+    if s1 < old["s1"] or s2 < old["s2"]:
+        raise InputError(f"widen_synthesis: s1={s1}, s2={s2} below the model's "
+                         f"{old['s1']}, {old['s2']}")
+    cfg = {**old, "s1": s1, "s2": s2}
+    with torch.random.fork_rng():  # the added rows: the modules' own init, reproducible
+        torch.manual_seed(seed)
+        wide = SceneCompressionModel(cfg, model.attention)
+    fresh = wide.state_dict()
+    state = dict(fresh)
+    for k, v in model.state_dict().items():
+        t = fresh[k]
+        if t.shape == v.shape:
+            state[k] = v
+            continue
+        if not k.startswith("g_s."):
+            raise InputError(f"widen_synthesis: unexpected shape change of {k}")
+        t = t.clone() * 0.25
+        rows = v.shape[0]
+        if t.dim() == 4:  # conv weight (out, in, k, k)
+            t[:rows] = 0  # old outputs: zero weight on the added inputs ...
+            t[:rows, : v.shape[1]] = v  # ... and their old weights
+        else:  # bias: added outputs start at 0
+            t[rows:] = 0
+            t[:rows] = v
+        state[k] = t
+    wide.load_state_dict(state)
+    wide.z_freq.copy_(model.z_freq)
+    return wide
+
+
 def grow_model(model: SceneCompressionModel, config: str | Mapping[str, Any]
                ) -> SceneCompressionModel:
     """``model`` grown into the larger ``config`` by :func:`widen_latents` and/or
@@ -846,14 +894,15 @@ def grow_model(model: SceneCompressionModel, config: str | Mapping[str, Any]
     Every other config key must be equal."""
     target = _resolve_config(config)
     name = config if isinstance(config, str) else None
-    same = {**model.cfg, "m": target["m"], "slices": target["slices"],
-            "gs_depth": target["gs_depth"]}
-    if same != target:
-        raise InputError(f"cannot grow config {model.cfg} into {target}: only m, slices and "
-                         "gs_depth may differ")
+    keys = ("m", "slices", "gs_depth", "s1", "s2")
+    if {**model.cfg, **{k: target[k] for k in keys}} != target:
+        raise InputError(f"cannot grow config {model.cfg} into {target}: only "
+                         f"{', '.join(keys)} may differ")
     out = model
     if target["m"] != model.cfg["m"]:
         out = widen_latents(out, target["m"], None)
+    if (target["s1"], target["s2"]) != (model.cfg["s1"], model.cfg["s2"]):
+        out = widen_synthesis(out, target["s1"], target["s2"])
     if target["gs_depth"] != model.cfg["gs_depth"]:
         out = grow_synthesis(out, target["gs_depth"], None)
     if name is not None:
