@@ -11,6 +11,7 @@ import torch
 from spkc.errors import InputError, SceneCorruptError
 from spkc.models.codec import (
     SceneCompressionModel,
+    bits_per_pixel,
     count_parameters,
     grow_model,
     grow_synthesis,
@@ -71,6 +72,10 @@ def test_forward_shapes_and_loss() -> None:
     same, bpp, mse = rd_terms(out, x, 0.025)
     assert torch.equal(same, loss) and float(bpp.detach()) == logs["bpp"]
     assert float(mse.detach()) == logs["mse"]
+    assert torch.equal(bits_per_pixel(out["likelihoods"], 40 * 56), out["bpp"])
+    weights = torch.ones(m.cfg["m"])
+    weights[m.cfg["m"] // 2:] = 0  # channels whose rate does not count (a growth ramp)
+    assert (bits_per_pixel(out["likelihoods"], 40 * 56, weights) < out["bpp"]).all()
     assert all(p.grad is not None for p in m.attention_parameters())
     assert m.g_a.attn.cell.weight.grad.abs().sum() > 0
     assert SceneCompressionModel("tiny", None).attention_parameters() == []

@@ -30,6 +30,7 @@ from PIL import Image
 from spkc.models.codec import (
     QUALITY_LAMBDAS,
     SceneCompressionModel,
+    bits_per_pixel,
     grow_model,
     rd_terms,
     weights_config,
@@ -252,10 +253,9 @@ def main() -> None:
         out = model(x, sb, sa)
         ramp = min(1.0, max(0.0, step / args.new_rate_ramp - 1.0)) if args.new_rate_ramp else 1.0
         if ramp < 1.0 and new_from < model.cfg["m"]:
-            bits = -torch.log2(out["likelihoods"]["y"])
-            bits[:, new_from:] *= ramp
-            bits_z = -torch.log2(out["likelihoods"]["z"]).flatten(1).sum(1)
-            out = {**out, "bpp": (bits.flatten(1).sum(1) + bits_z) / x[0, 0].numel()}
+            weights = torch.ones(model.cfg["m"], device=device)
+            weights[new_from:] = ramp
+            out = {**out, "bpp": bits_per_pixel(out["likelihoods"], x[0, 0].numel(), weights)}
         loss, bpp, mse = rd_terms(out, x, lam)
         opt.zero_grad()
         loss.backward()

@@ -134,9 +134,9 @@ def main() -> None:
     configs = args.configs.split(",")
     summary: list[dict] = []
     hard_deadline = time.time() + args.hard_minutes * 60
-    fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None}
-    if args.grow_from:
-        fresh = set()  # grown configs train on at the warm learning rates
+    # from scratch: no shipped weights of the config nor of --grow-from (grown ones start warm)
+    grow_init = args.grow_from and latest_weights("bisoam", args.grow_from, 3)
+    fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None and not grow_init}
 
     phase1 = []
     for ci, config in enumerate(configs if args.resume is None else []):
@@ -145,6 +145,7 @@ def main() -> None:
             grown = init is None and args.grow_from is not None
             if grown:
                 init = latest_weights(variant, args.grow_from, 3)
+                grown = init is not None
             a = ["--config", config, "--attention", attention, "--quality", "3",
                  "--batch", str(args.batch1), "--seed", str(100 + 10 * ci + vi),
                  "--lr", str(args.lr_warm if init else args.lr_fresh),

@@ -464,8 +464,9 @@ class SceneCompressionModel(nn.Module):
         x_hat = self.g_s(torch.cat(y_hats, 1))[:, :, :h, :w]
         if not noisy:
             x_hat = torch.clamp(x_hat, 0, 1)
-        bits = -(torch.log2(lik_y).flatten(1).sum(1) + torch.log2(lik_z).flatten(1).sum(1))
-        return {"x_hat": x_hat, "bpp": bits / (h * w), "likelihoods": {"y": lik_y, "z": lik_z}}
+        likelihoods = {"y": lik_y, "z": lik_z}
+        return {"x_hat": x_hat, "bpp": bits_per_pixel(likelihoods, h * w),
+                "likelihoods": likelihoods}
 
     def refine_latents(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, lam: float,
                        steps: int, lr: float = REFINE_LR, seed: int = 0
@@ -908,6 +909,18 @@ def grow_model(model: SceneCompressionModel, config: str | Mapping[str, Any]
     if name is not None:
         out.config_name = name
     return out
+
+
+def bits_per_pixel(likelihoods: Mapping[str, torch.Tensor], pixels: int,
+                   y_channel_weights: torch.Tensor | None = None) -> torch.Tensor:
+    """(B,) ideal code length of y and z in bits per scene pixel, from the likelihoods of
+    :meth:`SceneCompressionModel.forward`. ``y_channel_weights`` (M,) scales each latent
+    channel's bits (training only: e.g. a ramp for channels added by :func:`widen_latents`)."""
+    bits_y = -torch.log2(likelihoods["y"])
+    if y_channel_weights is not None:
+        bits_y = bits_y * y_channel_weights.view(1, -1, 1, 1)
+    bits_z = -torch.log2(likelihoods["z"])
+    return (bits_y.flatten(1).sum(1) + bits_z.flatten(1).sum(1)) / pixels
 
 
 def rd_cost(bpp: torch.Tensor, mse: torch.Tensor, lam: float) -> torch.Tensor:
