@@ -16,6 +16,8 @@ Public API (stable; the training code relies on it)::
     y = m.analyse(x, spikes_before, spikes_after)  # g_a: latents, not quantised
     out = m.from_latents(y, z, h, w, noisy)  # forward's decoder half on given latents
     x_hat = m.decompress(payloads)           # (B,1,H,W) float32, bit-exact everywhere
+    bpp = bits_per_pixel(out["likelihoods"], h * w)      # forward's rate (weights per channel)
+    big = grow_model(m, "wide")              # larger config, same decoded scenes (training)
 
 In training mode ``forward`` uses additive uniform noise for the rates and straight-through
 rounding for the decoder input (mixed quantisation); in eval mode it rounds exactly as
