@@ -224,7 +224,12 @@ def test_widen_latents_decodes_the_same_scenes(batch, tmp_path) -> None:
     with torch.no_grad():  # latents a few quantisation steps wide, as trained ones are
         tiny.g_a.body[5].weight.mul_(30)
     s = tiny.slice
+    state = torch.random.get_rng_state()
     wide = widen_latents(tiny, tiny.cfg["m"] + 2 * s).eval()
+    assert torch.equal(torch.random.get_rng_state(), state)  # seeded on its own
+    again = widen_latents(tiny, tiny.cfg["m"] + 2 * s)
+    assert all(torch.equal(a, b) for a, b in zip(wide.state_dict().values(),
+                                                 again.state_dict().values(), strict=True))
     assert wide.cfg["slices"] == tiny.cfg["slices"] + 2 and wide.cfg["ma"] == tiny.cfg["m"]
     # the added channels are coded (the streams grow) but no decoded pixel changes
     payloads = wide.compress(x, sb, sa)

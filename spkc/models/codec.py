@@ -812,7 +812,9 @@ def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None 
         raise InputError(f"widen_latents: m={m} must exceed {old['m']} and be a multiple of the "
                          f"slice size {s}")
     cfg = {**old, "m": m, "slices": m // s, "ma": old["ma"]}
-    wide = SceneCompressionModel(config_name or cfg, model.attention)
+    with torch.random.fork_rng():  # the added nets' own init, reproducible, global RNG kept
+        torch.manual_seed(seed)
+        wide = SceneCompressionModel(config_name or cfg, model.attention)
     if wide.cfg != cfg:
         raise InputError(f"widen_latents: config {config_name!r} is {wide.cfg}, not {cfg}")
     gen = torch.Generator().manual_seed(seed)
