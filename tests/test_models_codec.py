@@ -191,19 +191,25 @@ def test_save_load_roundtrip(tiny: SceneCompressionModel, batch, tmp_path) -> No
         SceneCompressionModel("compact", "bisoam").load_weights(path)
 
 
+def _assert_same_coding_then_train(big, small, batch) -> None:
+    """``big`` (grown from ``small``) makes the same streams, the same exact decode and the
+    same float output; then one training backward pass (gradients for the caller to check)."""
+    x, sb, sa = batch
+    payloads = small.compress(x, sb, sa)
+    assert big.compress(x, sb, sa) == payloads
+    assert torch.equal(big.decompress(payloads), small.decompress(payloads))
+    assert torch.equal(big.eval()(x, sb, sa)["x_hat"], small(x, sb, sa)["x_hat"])
+    big.train()
+    rd_terms(big(x, sb, sa), x, 0.025)[0].backward()
+
+
 def test_grow_synthesis_keeps_the_function_and_the_bytes(tiny, batch, tmp_path) -> None:
     x, sb, sa = batch
     grown = grow_synthesis(tiny, 3).eval()
     assert grown.cfg == {**tiny.cfg, "gs_depth": 3}
     assert count_parameters(grown) > count_parameters(tiny)
-    # the added blocks start as the identity: same stream, same exact decode, same float path
-    payloads = tiny.compress(x, sb, sa)
-    assert grown.compress(x, sb, sa) == payloads
-    assert torch.equal(grown.decompress(payloads), tiny.decompress(payloads))
-    assert torch.equal(grown(x, sb, sa)["x_hat"], tiny(x, sb, sa)["x_hat"])
-    # ...and they learn: the zeroed convs get gradients
-    grown.train()
-    rd_terms(grown(x, sb, sa), x, 0.025)[0].backward()
+    # the added blocks start as the identity; and they learn: the zeroed convs get gradients
+    _assert_same_coding_then_train(grown, tiny, batch)
     assert grown.g_s.layers[3].body.layers[3].weight.grad.abs().sum() > 0
     # saved and reloaded under its own config
     path = tmp_path / "grown.safetensors"
@@ -267,12 +273,7 @@ def test_widen_synthesis_decodes_the_same_scenes(tiny, batch) -> None:
     wide = widen_synthesis(tiny, tiny.cfg["s1"] + 4, tiny.cfg["s2"] + 8).eval()
     assert torch.equal(torch.random.get_rng_state(), state)  # seeded on its own
     assert wide.g_s.layers[0].layers[0].weight.shape[0] == 4 * (tiny.cfg["s2"] + 8)
-    payloads = tiny.compress(x, sb, sa)
-    assert wide.compress(x, sb, sa) == payloads
-    assert torch.equal(wide.decompress(payloads), tiny.decompress(payloads))
-    assert torch.equal(wide(x, sb, sa)["x_hat"], tiny(x, sb, sa)["x_hat"])
-    wide.train()
-    rd_terms(wide(x, sb, sa), x, 0.025)[0].backward()
+    _assert_same_coding_then_train(wide, tiny, batch)
     last = wide.g_s.layers[-1].layers[0].weight.grad  # reads the added 1/4-res channels
     assert last[:, tiny.cfg["s1"]:].abs().sum() > 0
     with pytest.raises(InputError):

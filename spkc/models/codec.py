@@ -58,7 +58,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -795,6 +795,19 @@ def grow_synthesis(model: SceneCompressionModel, depth: int, config_name: str | 
     return grown
 
 
+def _transplant(small: SceneCompressionModel, big: SceneCompressionModel,
+                changed: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor]) -> None:
+    """Load ``small``'s weights into ``big``: tensors of equal shape are copied, the others
+    are ``changed(name, small's tensor, a copy of big's freshly initialised one)``; the z
+    tables come along."""
+    fresh = big.state_dict()
+    state = dict(fresh)
+    for k, v in small.state_dict().items():
+        state[k] = v if fresh[k].shape == v.shape else changed(k, v, fresh[k].clone())
+    big.load_state_dict(state)
+    big.z_freq.copy_(small.z_freq)
+
+
 def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None = None,
                   seed: int = 0) -> SceneCompressionModel:
     """A copy of ``model`` with ``m`` latent channels (more slices of the same size) that
@@ -820,14 +833,8 @@ def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None 
     gen = torch.Generator().manual_seed(seed)
     m0 = old["m"]
     mix = torch.randn(m - m0, m0, generator=gen) / (3.0 * m0**0.5)  # trained y: std ~1..10
-    own = wide.state_dict()
-    state = dict(own)
-    for k, v in model.state_dict().items():
-        t = own[k]
-        if t.shape == v.shape:
-            state[k] = v
-            continue
-        t = t.clone()
+
+    def changed(k: str, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if k in ("g_a.body.5.weight", "g_a.body.5.bias"):
             # analysis output: old rows copied; each new channel a random mix of the old ones,
             # about one quantisation step in size, so its rounded value is not always 0 (a zero
@@ -839,8 +846,9 @@ def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None 
             t[:, m0:] = 0
         else:
             raise InputError(f"widen_latents: unexpected shape change of {k}")
-        state[k] = t
-    wide.load_state_dict(state)
+        return t
+
+    _transplant(model, wide, changed)
     with torch.no_grad():
         for i in range(old["slices"], cfg["slices"]):
             # the added slices start at mean 0 and scale index 22 (sigma 1.0)
@@ -848,7 +856,6 @@ def widen_latents(model: SceneCompressionModel, m: int, config_name: str | None 
             last.weight.mul_(0.01)
             last.bias.zero_()
             last.bias[s:] = 22.0 - SIDX_OFFSET
-    wide.z_freq.copy_(model.z_freq)
     return wide
 
 
@@ -869,16 +876,11 @@ def widen_synthesis(model: SceneCompressionModel, s1: int, s2: int, seed: int = 
     with torch.random.fork_rng():  # the added rows: the modules' own init, reproducible
         torch.manual_seed(seed)
         wide = SceneCompressionModel(cfg, model.attention)
-    fresh = wide.state_dict()
-    state = dict(fresh)
-    for k, v in model.state_dict().items():
-        t = fresh[k]
-        if t.shape == v.shape:
-            state[k] = v
-            continue
+
+    def changed(k: str, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         if not k.startswith("g_s."):
             raise InputError(f"widen_synthesis: unexpected shape change of {k}")
-        t = t.clone() * 0.25
+        t = t * 0.25
         rows = v.shape[0]
         if t.dim() == 4:  # conv weight (out, in, k, k)
             t[:rows] = 0  # old outputs: zero weight on the added inputs ...
@@ -886,9 +888,9 @@ def widen_synthesis(model: SceneCompressionModel, s1: int, s2: int, seed: int = 
         else:  # bias: added outputs start at 0
             t[rows:] = 0
             t[:rows] = v
-        state[k] = t
-    wide.load_state_dict(state)
-    wide.z_freq.copy_(model.z_freq)
+        return t
+
+    _transplant(model, wide, changed)
     return wide
 
 
