@@ -98,12 +98,14 @@ def main(argv: list[str] | None = None) -> int:
     rng = np.random.default_rng(1234)  # the crops train_codec.py's validation uses
     crops = [make_batch([im], rng, 1, args.crop, 8) for im in images]
     npx = args.crop**2
-    rows: list[tuple[str, float, float]] = []
+    # curve name -> [(bpp, PSNR)] in quality order; the best-latents ceiling per quality
+    curves: dict[str, list[tuple[float, float]]] = {}
+    ceilings: list[float] = []
     print(f"{len(crops)} crops of {args.crop}x{args.crop}")
     print(f"{'codec':>28} {'bpp':>7} {'PSNR':>6}")
 
-    def report(label: str, bpp: float, db: float) -> None:
-        rows.append((label, bpp, db))
+    def report(curve: str, label: str, bpp: float, db: float) -> None:
+        curves.setdefault(curve, []).append((bpp, db))
         print(f"{label:>28} {bpp:7.4f} {db:6.2f}", flush=True)
 
     for q in args.hevc:
@@ -119,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         except SpkcError as exc:
             print(f"hevc skipped: {exc}")
             break
-        report(f"hevc q{q}", float(np.mean(bits)), psnr(float(np.mean(mses))))
+        report("hevc", f"hevc q{q}", float(np.mean(bits)), psnr(float(np.mean(mses))))
 
     cls = LearnedCodec if args.variant == "bisoam" else BaselineCodec
     for q in args.qualities:
@@ -141,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
                 bits.append(8 * sum(len(v) for k, v in payloads[0].items() if k != "meta")
                             / npx)
                 mses.append(float(((dec - x) ** 2).mean()))
-            report(f"{path.stem} refine {refine}", float(np.mean(bits)),
+            report(f"{args.variant} {args.config} refine {refine}",
+                   f"{path.stem} refine {refine}", float(np.mean(bits)),
                    psnr(float(np.mean(mses))))
         amortised, best = [], []
         for x, sb, sa in tqdm(crops, desc=f"q{q} ceilings", unit="crop", leave=False):
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{path.stem}: amortised (unquantised) {psnr(float(np.mean(amortised))):.2f} dB, "
               f"best latents (MSE only, {args.ceiling_steps} steps) "
               f"{psnr(float(np.mean(best))):.2f} dB", flush=True)
-        rows.append((f"{path.stem} best latents", float("nan"), psnr(float(np.mean(best)))))
+        ceilings.append(psnr(float(np.mean(best))))
 
     if args.png:
         import matplotlib
@@ -162,19 +165,13 @@ def main(argv: list[str] | None = None) -> int:
         import matplotlib.pyplot as plt
 
         fig, ax = plt.subplots(figsize=(6, 4))
-        hevc = [(b, d) for label, b, d in rows if label.startswith("hevc")]
-        if hevc:
-            ax.plot(*zip(*hevc, strict=True), "o-", label="hevc")
-        for refine in sorted({0, args.refine}):
-            pts = [(b, d) for label, b, d in rows if label.endswith(f"refine {refine}")]
-            if pts:
-                ax.plot(*zip(*pts, strict=True), "s-", label=f"{args.variant} {args.config} "
-                        f"refine {refine}")
+        for name, pts in curves.items():
+            ax.plot(*zip(*pts, strict=True), "o-" if name == "hevc" else "s-", label=name)
         # each quality's ceiling drawn at the rate of its own (most refined) coded point
-        coded = [b for label, b, _ in rows if label.endswith(f"refine {args.refine}")]
-        best = [d for label, _, d in rows if label.endswith("best latents")]
-        if best and len(coded) == len(best):
-            ax.plot(coded, best, "v:", color="gray", label="synthesis fed MSE-optimal latents")
+        coded = curves.get(f"{args.variant} {args.config} refine {args.refine}", [])
+        if ceilings and len(coded) == len(ceilings):
+            ax.plot([b for b, _ in coded], ceilings, "v:", color="gray",
+                    label="synthesis fed MSE-optimal latents")
         ax.set_xlabel("bits per pixel")
         ax.set_ylabel("PSNR (dB)")
         ax.set_title(f"{len(crops)} BSDS val crops {args.crop}²")

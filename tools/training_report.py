@@ -166,12 +166,13 @@ def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[
     from spkc.train.validate import baselines, validate
 
     learned = LearnedReconstructor()  # as the encoder runs it (default config and tta)
-    single = LearnedReconstructor(tta=1)
+    # the same network without test-time augmentation, only when the default turns it on
+    single = LearnedReconstructor(tta=1) if learned.tta != 1 else None
     out: dict[str, dict[str, float]] = {}
     for d in dict.fromkeys(c.parent for c in clips):
         res = baselines(d, tuple(radii))
         res["learned"] = validate(learned.reconstruct, learned.radius, d)
-        if learned.tta != 1:
+        if single is not None:
             res["learned tta=1"] = validate(single.reconstruct, single.radius, d)
         for name, per_clip in res.items():
             out.setdefault(name, {}).update({f"{k}.dat": v for k, v in per_clip.items()
