@@ -19,32 +19,14 @@ Uses the model's private parameter path; it records a measurement, it is not a f
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
+from _setup import SPIKE_LEN, shipped_model, train_batcher, val_batches
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
-
-from train_codec import BSDS, TorchBatcher, load_gray, make_batch  # noqa: E402
-
-from spkc.codecs.learned import WEIGHTS_DIR  # noqa: E402
-from spkc.models.codec import (  # noqa: E402
-    MEAN_GRID,
-    NUM_SCALES,
-    SCALE_MIN,
-    SIDX_OFFSET,
-    Z_RANGE,
-    SceneCompressionModel,
-    _gauss_bin,
-)
-from spkc.models.exact import ExactConv2d, quantize_act, ste_round  # noqa: E402
-
-SPIKE_LEN = 20
+from spkc.models.codec import MEAN_GRID, NUM_SCALES, SCALE_MIN, SIDX_OFFSET, Z_RANGE, _gauss_bin
+from spkc.models.exact import ExactConv2d, quantize_act, ste_round
 
 
 def main() -> None:
@@ -57,24 +39,16 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    m = SceneCompressionModel("compact", "bisoam")
-    m.load_weights(WEIGHTS_DIR / f"learned-bisoam-compact-q{args.quality}-v4.safetensors")
-    m.eval()
-    for p in m.parameters():
-        p.requires_grad_(False)
+    m = shipped_model(args.quality)
 
     @torch.no_grad()
-    def latents(draw, n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        ys = [m.analyse(*draw(k)) for k in range(n)]
-        y = torch.cat(ys)
+    def latents(batches) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.cat([m.analyse(*b) for b in batches])
         return y, m.h_a(y)
 
-    batcher = TorchBatcher(load_gray(BSDS / "train"), torch.device("cpu"), 7)
-    val = load_gray(BSDS / "val")
-    rng = np.random.default_rng(1234)  # train_codec.py's validation crops
-    ytr, ztr = latents(lambda k: batcher(8, 256, SPIKE_LEN), 24)
-    yva, zva = latents(lambda k: make_batch([val[k]], rng, 1, 192, SPIKE_LEN), 24)
+    batcher = train_batcher(7)
+    ytr, ztr = latents(batcher(8, 256, SPIKE_LEN) for _ in range(24))
+    yva, zva = latents(val_batches())
     s, cs, k = m.slice, args.features, args.kernel
     sctx = torch.nn.ModuleList(ExactConv2d(s, cs, k) for _ in range(m.cfg["slices"]))
     for conv in sctx:

@@ -16,27 +16,14 @@ Uses the model's private parameter path; it records a measurement, it is not a f
 from __future__ import annotations
 
 import argparse
-import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
+from _setup import SPIKE_LEN, shipped_model, train_batcher, val_batches
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tools"))
+from spkc.models.codec import Z_RANGE, grow_synthesis, widen_synthesis
 
-from train_codec import BSDS, TorchBatcher, load_gray, make_batch  # noqa: E402
-
-from spkc.codecs.learned import WEIGHTS_DIR  # noqa: E402
-from spkc.models.codec import (  # noqa: E402
-    Z_RANGE,
-    SceneCompressionModel,
-    grow_synthesis,
-    widen_synthesis,
-)
-
-SPIKE_LEN = 20
 VARIANTS = {
     "compact": lambda m: m,
     "deep": lambda m: grow_synthesis(m, 3),
@@ -55,10 +42,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    m = SceneCompressionModel("compact", "bisoam")
-    m.load_weights(WEIGHTS_DIR / f"learned-bisoam-compact-q{args.quality}-v4.safetensors")
-    m.eval()
+    m = shipped_model(args.quality)
 
     @torch.no_grad()
     def quantised_latents(x, sb, sa) -> torch.Tensor:
@@ -77,11 +61,9 @@ def main() -> None:
             ys.append(quantised_latents(x, sb, sa))
         return torch.cat(xs), torch.cat(ys)
 
-    batcher = TorchBatcher(load_gray(BSDS / "train"), torch.device("cpu"), 11)
+    batcher = train_batcher(11)
     x_tr, y_tr = data(batcher(16, 128, SPIKE_LEN) for _ in range(100))
-    rng = np.random.default_rng(1234)  # train_codec.py's validation crops
-    x_va, y_va = data(make_batch([img], rng, 1, 192, SPIKE_LEN)
-                      for img in load_gray(BSDS / "val")[:24])
+    x_va, y_va = data(val_batches())
     gs = VARIANTS[args.variant](m).g_s
     for p in gs.parameters():
         p.requires_grad_(True)
