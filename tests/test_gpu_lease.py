@@ -58,6 +58,14 @@ def test_train_packs_what_the_campaign_left_and_unpack_restores_it(tmp_path):
     res = _run("unpack", str(out), str(back))
     assert res.returncode == 0, res.stderr
     assert _tree(back) == _tree(camp)
+    # with a version: final/'s weights also under the names $SPKC_WEIGHTS_PATH is searched for
+    again = tmp_path / "again"
+    res = _run("unpack", str(out), str(again), "5")
+    assert res.returncode == 0, res.stderr
+    assert {p.name: p.read_bytes() for p in (again / "weights").iterdir()} == {
+        f"learned-bisoam-wide-q{q}-v5.safetensors":
+            (camp / "final" / f"bisoam-wide-q{q}.safetensors").read_bytes()
+        for q in range(1, 5)}
 
 
 def test_train_leaves_phase1_behind_above_the_limit(tmp_path):

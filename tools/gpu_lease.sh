@@ -8,8 +8,11 @@
 #                                            # tools/train_codec_campaign.py ARGS and packs
 #                                            # its phase1/, final/, logs and summary into
 #                                            # $OUT/campaign.tar.part-*
-#   bash tools/gpu_lease.sh unpack FILES_AT DEST   # here: the parts the run tool brought
-#                                            # back (its files_at) -> DEST/{final,phase1,...}
+#   bash tools/gpu_lease.sh unpack FILES_AT DEST [VERSION]   # here: the parts the run tool
+#                                            # brought back (its files_at) -> DEST/{final,
+#                                            # phase1,logs}; with VERSION also DEST/weights/
+#                                            # learned-VARIANT-CONFIG-qQ-vVERSION.safetensors
+#                                            # (for $SPKC_WEIGHTS_PATH)
 #
 # $OUT brings back at most 8 files of at most 16 MiB each (64 MiB together): one campaign
 # of two configs is 16 weights files of ~2.6 MB, so they travel as one tar cut in 15 MiB parts.
@@ -74,9 +77,21 @@ train() {
 }
 
 unpack() {
-    local from=${1:?usage: unpack FILES_AT DEST} dest=${2:?usage: unpack FILES_AT DEST}
+    local usage="usage: unpack FILES_AT DEST [VERSION]"
+    local from=${1:?$usage} dest=${2:?$usage} version=${3:-}
     mkdir -p "$dest"
     cat "$from"/campaign.tar.part-* | tar -C "$dest" -xf -
+    if [ -n "$version" ] && [ -d "$dest/final" ]; then
+        # final/VARIANT-CONFIG-qQ.safetensors -> weights/learned-VARIANT-CONFIG-qQ-vVERSION
+        # .safetensors: the names spkc looks for in $SPKC_WEIGHTS_PATH
+        mkdir -p "$dest/weights"
+        for f in "$dest"/final/*.safetensors; do
+            local stem
+            stem=$(basename "$f" .safetensors)
+            cp "$f" "$dest/weights/learned-$stem-v$version.safetensors"
+        done
+        echo "candidates: SPKC_WEIGHTS_PATH=$dest/weights"
+    fi
     ls -R "$dest" | head -40
 }
 
@@ -85,6 +100,6 @@ case "${1:-}" in
     train) shift; train "$@" ;;
     unpack) shift; unpack "$@" ;;
     *) echo "usage: bash tools/gpu_lease.sh prepare | train [campaign args] |" \
-            "unpack FILES_AT DEST" >&2
+            "unpack FILES_AT DEST [VERSION]" >&2
        exit 2 ;;
 esac
