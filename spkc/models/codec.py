@@ -6,7 +6,8 @@ Public API (stable; the training code relies on it)::
     out = m(x, spikes_before, spikes_after)
         # x (B,1,H,W) float32 in [0,1]; spikes_* (B,L,H,W) float {0,1} or None
         # -> {"x_hat": (B,1,H,W) float32, "bpp": (B,) float32 estimated bits/pixel,
-        #     "likelihoods": {"y": (B,M,h,w), "z": (B,Nz,h',w')}}
+        #     "likelihoods": {"y": (B,M,h,w), "z": (B,Nz,h',w')},
+        #     "y_hat": (B,M,h,w) the latents the synthesis decodes (quantised in eval mode)}
     loss, logs = rd_loss(out, x, lam)        # bpp + lam * 255**2 * MSE; logs bpp/mse/psnr
     loss, bpp, mse = rd_terms(out, x, lam)   # the same as tensors (no GPU sync)
     m.attention_parameters()                 # SOAM/BiSOAM parameters (stage III)
@@ -463,12 +464,13 @@ class SceneCompressionModel(nn.Module):
             liks.append(lik)
         lik_y = torch.clamp(torch.cat(liks, 1), min=1e-9)
         lik_z = torch.clamp(lik_z, min=1e-9)
-        x_hat = self.g_s(torch.cat(y_hats, 1))[:, :, :h, :w]
+        y_hat = torch.cat(y_hats, 1)
+        x_hat = self.g_s(y_hat)[:, :, :h, :w]
         if not noisy:
             x_hat = torch.clamp(x_hat, 0, 1)
         likelihoods = {"y": lik_y, "z": lik_z}
         return {"x_hat": x_hat, "bpp": bits_per_pixel(likelihoods, h * w),
-                "likelihoods": likelihoods}
+                "likelihoods": likelihoods, "y_hat": y_hat}
 
     def refine_latents(self, x: torch.Tensor, y: torch.Tensor, z: torch.Tensor, lam: float,
                        steps: int, lr: float = REFINE_LR, seed: int = 0

@@ -24,7 +24,6 @@ __all__ = ["SPIKE_LEN", "shipped_model", "train_batcher", "val_batches"]
 
 def shipped_model(quality: int) -> SceneCompressionModel:
     """Learned v4 (BiSOAM, compact) at ``quality``, in eval mode, every parameter frozen."""
-    torch.manual_seed(0)
     m = SceneCompressionModel("compact", "bisoam")
     m.load_weights(WEIGHTS_DIR / f"learned-bisoam-compact-q{quality}-v4.safetensors")
     m.eval()

@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # the added nets' initialisation and the batches drawn
     m = shipped_model(args.quality)
 
     @torch.no_grad()

@@ -10,7 +10,6 @@ starts from the shipped decoded scenes). Prints the PSNR of the 24 val crops
 
     python tools/probes/synthesis_only.py --variant widedeep --minutes 12 --lr 2e-4
 
-Uses the model's private parameter path; it records a measurement, it is not a feature.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ import numpy as np
 import torch
 from _setup import SPIKE_LEN, shipped_model, train_batcher, val_batches
 
-from spkc.models.codec import Z_RANGE, grow_synthesis, widen_synthesis
+from spkc.models.codec import grow_synthesis, widen_synthesis
 
 VARIANTS = {
     "compact": lambda m: m,
@@ -42,17 +41,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    torch.manual_seed(0)  # the added nets' initialisation and the batches drawn
     m = shipped_model(args.quality)
 
     @torch.no_grad()
     def quantised_latents(x, sb, sa) -> torch.Tensor:
         y = m.analyse(x, sb, sa)
-        hyp = m.h_s(torch.clamp(torch.floor(m.h_a(y) + 0.5), -Z_RANGE, Z_RANGE))
-        prev: list[torch.Tensor] = []
-        for i, ys in enumerate(y.split(m.slice, 1)):
-            mu, _ = m._params(i, hyp, prev)
-            prev.append(torch.floor(ys - mu + 0.5) + mu)
-        return torch.cat(prev, 1)
+        return m.from_latents(y, m.h_a(y), *x.shape[-2:], noisy=False)["y_hat"]
 
     def data(batches) -> tuple[torch.Tensor, torch.Tensor]:
         xs, ys = [], []
