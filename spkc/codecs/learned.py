@@ -102,7 +102,7 @@ class LearnedCodec(SceneCodec):
     variant: ClassVar[str] = "bisoam"
     #: weights version new files are encoded with; older versions stay installed so that
     #: files made with them still decode (their config records the version)
-    latest_weights_version: ClassVar[int] = 4
+    latest_weights_version: ClassVar[int] = 5
     #: encoder-side latent refinement steps new files are encoded with
     default_refine: ClassVar[int] = 100
 
