@@ -68,6 +68,22 @@ def test_train_packs_what_the_campaign_left_and_unpack_restores_it(tmp_path):
         for q in range(1, 5)}
 
 
+def test_unpack_refuses_a_version_the_package_ships(tmp_path):
+    """A candidate named like shipped weights would be shadowed by them: unpack says so."""
+    camp = tmp_path / "camp"
+    (camp / "final").mkdir(parents=True)
+    shipped = sorted((REPO / "spkc" / "weights").glob("learned-bisoam-compact-q3-v*.safetensors"))
+    version = shipped[-1].stem.rsplit("-v", 1)[1]
+    (camp / "final" / "bisoam-compact-q3.safetensors").write_bytes(b"candidate")
+    out = tmp_path / "out"
+    out.mkdir()
+    subprocess.run(["tar", "-C", str(camp), "-cf", str(out / "campaign.tar.part-aa"), "final"],
+                   check=True)
+    res = _run("unpack", str(out), str(tmp_path / "back"), version)
+    assert res.returncode == 1
+    assert f"learned-bisoam-compact-q3-v{version}.safetensors is shipped" in res.stderr
+
+
 def test_train_leaves_phase1_behind_above_the_limit(tmp_path):
     camp = _campaign(tmp_path, (1 << 20) + 1)  # over PACK_LIMIT_MIB=1 together
     out = tmp_path / "out"

@@ -85,10 +85,16 @@ unpack() {
         # final/VARIANT-CONFIG-qQ.safetensors -> weights/learned-VARIANT-CONFIG-qQ-vVERSION
         # .safetensors: the names spkc looks for in $SPKC_WEIGHTS_PATH
         mkdir -p "$dest/weights"
+        local f name
         for f in "$dest"/final/*.safetensors; do
-            local stem
-            stem=$(basename "$f" .safetensors)
-            cp "$f" "$dest/weights/learned-$stem-v$version.safetensors"
+            name="learned-$(basename "$f" .safetensors)-v$version.safetensors"
+            # spkc finds a shipped name in the package before $SPKC_WEIGHTS_PATH, so a
+            # candidate under that name would be silently replaced by the shipped weights
+            if [ -e "spkc/weights/$name" ]; then
+                echo "gpu_lease.sh: spkc/weights/$name is shipped; unpack with a higher VERSION" >&2
+                exit 1
+            fi
+            cp "$f" "$dest/weights/$name"
         done
         echo "candidates: SPKC_WEIGHTS_PATH=$dest/weights"
     fi
