@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from spkc.errors import InputError
@@ -18,6 +19,35 @@ def sha256_file(path: str | os.PathLike) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+#: suffix of a file stored as one zstd frame (read back by :func:`read_maybe_zstd`)
+ZSTD_SUFFIX = ".zst"
+#: largest decompressed size accepted (a bound against damaged or hostile frames)
+MAX_DECOMPRESSED_BYTES = 256 << 20
+
+
+def read_maybe_zstd(path: str | os.PathLike) -> bytes:
+    """The content of ``path``: its bytes, or, for a name ending in ``.zst``, the bytes of the
+    zstd frame it holds. Raises ``OSError`` (unreadable) or ``ValueError`` (not a valid frame)."""
+    data = Path(path).read_bytes()
+    if not str(path).endswith(ZSTD_SUFFIX):
+        return data
+    import zstandard
+
+    try:
+        return zstandard.ZstdDecompressor().decompress(
+            data, max_output_size=MAX_DECOMPRESSED_BYTES)
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"not a valid zstd frame: {exc}") from exc
+
+
+def sha256_content(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file's content (after zstd decompression for ``*.zst``): a file keeps
+    its identity whether it is stored plain or compressed."""
+    if not str(path).endswith(ZSTD_SUFFIX):
+        return sha256_file(path)
+    return hashlib.sha256(read_maybe_zstd(path)).hexdigest()
 
 
 def parse_key_values(items: Iterable[str], what: str = "option") -> dict[str, Any]:

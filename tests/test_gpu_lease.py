@@ -69,19 +69,23 @@ def test_train_packs_what_the_campaign_left_and_unpack_restores_it(tmp_path):
 
 
 def test_unpack_refuses_a_version_the_package_ships(tmp_path):
-    """A candidate named like shipped weights would be shadowed by them: unpack says so."""
+    """A candidate named like shipped weights (stored plain or zstd-compressed) would be
+    shadowed by them: unpack says so."""
+    from spkc.codecs.learned import LearnedCodec, newest_shipped_weights
+
     camp = tmp_path / "camp"
     (camp / "final").mkdir(parents=True)
-    shipped = sorted((REPO / "spkc" / "weights").glob("learned-bisoam-compact-q3-v*.safetensors"))
-    version = shipped[-1].stem.rsplit("-v", 1)[1]
-    (camp / "final" / "bisoam-compact-q3.safetensors").write_bytes(b"candidate")
+    config = LearnedCodec.default_config
+    shipped = newest_shipped_weights("bisoam", config, 3)
+    version = shipped.removesuffix(".safetensors").rsplit("-v", 1)[1]
+    (camp / "final" / f"bisoam-{config}-q3.safetensors").write_bytes(b"candidate")
     out = tmp_path / "out"
     out.mkdir()
     subprocess.run(["tar", "-C", str(camp), "-cf", str(out / "campaign.tar.part-aa"), "final"],
                    check=True)
     res = _run("unpack", str(out), str(tmp_path / "back"), version)
     assert res.returncode == 1
-    assert f"learned-bisoam-compact-q3-v{version}.safetensors is shipped" in res.stderr
+    assert f"{shipped} is shipped" in res.stderr
 
 
 def test_train_leaves_phase1_behind_above_the_limit(tmp_path):

@@ -43,7 +43,7 @@ def test_registry_and_config() -> None:
     assert get_codec_class("baseline") is BaselineCodec
     assert LearnedCodec.wants_spike_context > 0 and BaselineCodec.wants_spike_context == 0
     c = LearnedCodec(quality=2)
-    assert c.get_config() == {"quality": 2, "config": "compact",
+    assert c.get_config() == {"quality": 2, "config": LearnedCodec.default_config,
                               "weights_version": LearnedCodec.latest_weights_version,
                               "refine": LearnedCodec.default_refine}
     c2 = LearnedCodec.from_config(c.get_config())
@@ -103,18 +103,50 @@ def test_weights_integrity(tiny_install) -> None:
         BaselineCodec(config="tiny").model()
 
 
+def test_weights_stored_compressed(tiny_install) -> None:
+    """A weights file stored as one zstd frame keeps its name and SHA-256, decodes the same,
+    and a damaged frame is a MissingWeightsError naming the file."""
+    import zstandard
+
+    scenes = _scenes(1, 32, 48)
+    v = BaselineCodec.latest_weights_version
+    name = f"learned-baseline-tiny-q3-v{v}.safetensors"
+    payloads = BaselineCodec(config="tiny").encode(scenes)
+    want = BaselineCodec(config="tiny").decode(payloads, (32, 48))
+    sha = load_manifest()[name]["sha256"]
+    plain = tiny_install / name
+    packed = tiny_install / (name + ".zst")
+    packed.write_bytes(zstandard.ZstdCompressor(level=19).compress(plain.read_bytes()))
+    with pytest.raises(InputError, match="both plain and compressed"):
+        write_manifest(tiny_install)
+    plain.unlink()
+    man = write_manifest(tiny_install)
+    assert man[name]["sha256"] == sha and man[name]["stored"] == packed.name
+    assert learned_mod.shipped_weights_path(name) == packed
+    learned_mod._MODELS.clear()
+    codec = BaselineCodec(config="tiny")
+    assert codec.identity() == {"weights": name, "sha256": sha}
+    np.testing.assert_array_equal(codec.decode(payloads, (32, 48)), want)
+
+    packed.write_bytes(packed.read_bytes()[:-20])
+    learned_mod._MODELS.clear()
+    with pytest.raises(MissingWeightsError, match=packed.name):
+        BaselineCodec(config="tiny").model()
+
+
 def test_shipped_manifest_matches_files() -> None:
     man = load_manifest()
     for name, entry in man.items():
-        path = learned_mod.WEIGHTS_DIR / name
-        assert path.is_file(), name
-        assert learned_mod.sha256_file(path) == entry["sha256"], name
-    # the training issue's budget for all shipped weights, reconstruction network included
-    total = sum(p.stat().st_size for p in learned_mod.WEIGHTS_DIR.glob("*.safetensors"))
+        path = learned_mod.shipped_weights_path(name)
+        assert path.is_file() and path.name == entry["stored"], name
+        assert learned_mod.sha256_content(path) == entry["sha256"], name
+        assert path.stat().st_size == entry["stored_bytes"], name
+    # the training issue's budget for all shipped weights (as stored), reconstruction included
+    total = sum(p.stat().st_size for p in learned_mod.WEIGHTS_DIR.glob("*.safetensors*"))
     assert total <= 25_000_000
 
 
-@pytest.mark.skipif(not (learned_mod.WEIGHTS_DIR / LearnedCodec(quality=3).weights_name)
+@pytest.mark.skipif(not learned_mod.shipped_weights_path(LearnedCodec(quality=3).weights_name)
                     .is_file(), reason="shipped weights not present")
 def test_shipped_weights_round_trip() -> None:
     scenes = _scenes(2, 64, 96)

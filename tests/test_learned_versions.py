@@ -39,7 +39,7 @@ def test_retired_version_decodes_from_spkc_weights_path(tmp_path, monkeypatch):
 
     import numpy as np
 
-    from spkc.codecs.learned import WEIGHTS_DIR
+    from spkc.codecs.learned import shipped_weights_path
     from spkc.io import write_npy
     from spkc.spikes import integrate_and_fire, synthetic_intensity
 
@@ -47,7 +47,9 @@ def test_retired_version_decodes_from_spkc_weights_path(tmp_path, monkeypatch):
     kept = tmp_path / "kept"
     kept.mkdir()
     retired = shipped.rsplit("-v", 1)[0] + "-v77.safetensors"
-    shutil.copy(WEIGHTS_DIR / shipped, kept / retired)
+    # kept as stored in the package (zstd-compressed): $SPKC_WEIGHTS_PATH accepts either form
+    stored = shipped_weights_path(shipped)
+    shutil.copy(stored, kept / (retired + stored.name.removeprefix(shipped)))
     src = tmp_path / "src.npy"
     write_npy(src, integrate_and_fire(synthetic_intensity(24, 32, 48, seed=3), gain=0.4,
                                       seed=3))
@@ -66,7 +68,7 @@ def test_retired_version_decodes_from_spkc_weights_path(tmp_path, monkeypatch):
 
     other = tmp_path / "other"
     other.mkdir()
-    shutil.copy(WEIGHTS_DIR / LearnedCodec(quality=3).weights_name, other / retired)
+    shutil.copy(shipped_weights_path(LearnedCodec(quality=3).weights_name), other / retired)
     monkeypatch.setenv("SPKC_WEIGHTS_PATH", str(other))
     with pytest.raises(spkc.MissingWeightsError, match="different version"):
         with spkc.open(dst) as clip:

@@ -53,7 +53,7 @@ def test_init_of_a_smaller_config_is_grown(tmp_path, monkeypatch, capsys):
     the added channels' rate ramped in."""
     from PIL import Image
 
-    from spkc.codecs.learned import WEIGHTS_DIR, LearnedCodec
+    from spkc.codecs.learned import newest_shipped_weights, shipped_weights_path
     from spkc.models.codec import weights_config
 
     images = tmp_path / "images"
@@ -61,7 +61,7 @@ def test_init_of_a_smaller_config_is_grown(tmp_path, monkeypatch, capsys):
     rng = np.random.default_rng(0)
     for i in range(2):
         Image.fromarray(rng.integers(0, 256, (80, 100), dtype=np.uint8)).save(images / f"{i}.jpg")
-    init = Path(WEIGHTS_DIR) / LearnedCodec(quality=1).weights_name
+    init = shipped_weights_path(newest_shipped_weights("bisoam", "compact", 1))
     out = tmp_path / "wide.safetensors"
     monkeypatch.setattr(sys, "argv", [
         "train_codec.py", "--config", "wide", "--attention", "bisoam", "--quality", "1",

@@ -1,6 +1,6 @@
 """Benchmark of the learned scene codec: params, GFLOP/scene, encode/decode speed vs zstd -19.
 
-For each configuration (compact, paper) and variant (BiSOAM ``learned``, ``baseline``) prints
+For each configuration (compact, broad, paper) and variant (BiSOAM ``learned``, ``baseline``) prints
 parameters and GFLOP per 250x400 scene (torch.utils.flop_counter, one full forward: analysis,
 attention, hyperprior, context and synthesis). For the configurations with shipped weights it
 times ``encode`` and ``decode`` per scene on CPU (batch of ``--batch`` scenes, entropy coding
@@ -28,7 +28,7 @@ import zstandard
 from torch.utils.flop_counter import FlopCounterMode
 
 from spkc.codecs.base import EncodeContext
-from spkc.codecs.learned import BaselineCodec, LearnedCodec
+from spkc.codecs.learned import BaselineCodec, LearnedCodec, newest_shipped_weights
 from spkc.io.dat import read_dat
 from spkc.models.codec import SceneCompressionModel, count_parameters
 
@@ -105,11 +105,15 @@ def main() -> None:
     print(f"frames per scene: {fps}\n")
     print(f"{'config':8} {'codec':9} {'params':>10} {'GFLOP':>7} {'enc ms':>8} {'dec ms':>8} "
           f"{'enc fr/s':>10} {'dec fr/s':>10} {'enc/zstd':>9} {'dec/zstd':>9} {'bpp':>6}")
-    for config in ("compact", "paper"):
+    for config in ("compact", "broad", "paper"):
         for cls in (LearnedCodec, BaselineCodec):
             model = SceneCompressionModel(config, cls.attention)
             params, gf = count_parameters(model), gflop(config, cls.attention, H, W, L)
-            codec = cls(quality=args.quality, config=config, batch_size=args.batch)
+            # the newest weights the package ships for this config (compact's predate broad's)
+            name = newest_shipped_weights(cls.variant, config, args.quality)
+            version = int(name.removesuffix(".safetensors").rsplit("-v", 1)[1]) if name else None
+            codec = cls(quality=args.quality, config=config, batch_size=args.batch,
+                        weights_version=version)
             timing = "-"
             try:
                 codec.model()

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--count", type=int, default=24, help="images (one centre-ish crop each)")
     ap.add_argument("--crop", type=int, default=192)
     ap.add_argument("--variant", default="bisoam", choices=["bisoam", "baseline"])
-    ap.add_argument("--config", default="compact")
+    ap.add_argument("--config", default=None, help="codec config (default: the codec's)")
     ap.add_argument("--weights-version", type=int, default=None,
                     help="shipped weights version (default: the newest of the variant)")
     ap.add_argument("--weights-dir", type=Path, default=None,
@@ -84,11 +84,12 @@ def main(argv: list[str] | None = None) -> int:
     from tqdm import tqdm
     from train_codec import load_gray, make_batch
 
-    from spkc.codecs.learned import WEIGHTS_DIR, BaselineCodec, LearnedCodec
+    from spkc.codecs.learned import BaselineCodec, LearnedCodec, shipped_weights_path
     from spkc.codecs.registry import get_codec
     from spkc.errors import SpkcError
     from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
 
+    args.config = args.config or LearnedCodec.default_config
     if args.threads:
         torch.set_num_threads(args.threads)
     images = load_gray(args.images, args.count) if args.images.is_dir() else []
@@ -128,8 +129,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.weights_dir is not None:
             path = args.weights_dir / f"{args.variant}-{args.config}-q{q}.safetensors"
         else:
-            path = Path(WEIGHTS_DIR) / cls(quality=q, config=args.config,
-                                           weights_version=args.weights_version).weights_name
+            path = shipped_weights_path(cls(quality=q, config=args.config,
+                                            weights_version=args.weights_version).weights_name)
         model = SceneCompressionModel(args.config, cls.attention)
         model.load_weights(path)
         model.eval()

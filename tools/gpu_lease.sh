@@ -90,7 +90,7 @@ unpack() {
             name="learned-$(basename "$f" .safetensors)-v$version.safetensors"
             # spkc finds a shipped name in the package before $SPKC_WEIGHTS_PATH, so a
             # candidate under that name would be silently replaced by the shipped weights
-            if [ -e "spkc/weights/$name" ]; then
+            if [ -e "spkc/weights/$name" ] || [ -e "spkc/weights/$name.zst" ]; then
                 echo "gpu_lease.sh: spkc/weights/$name is shipped; unpack with a higher VERSION" >&2
                 exit 1
             fi

@@ -35,12 +35,12 @@ VECTORS = {
     "raw-hold-hard": ("raw", 2, 12, "tfi", "hold", "hard"),
     # One vector per shipped weights version, made with that version when it was the latest;
     # never regenerate an old one (a new version gets a new name). Vectors leave with their
-    # weights (learned v1 in 0.2.0; learned v2, v3 and baseline v1 since; see
+    # weights (learned v1 in 0.2.0; learned v2, v3, v4 and baseline v1, v2 since; see
     # $SPKC_WEIGHTS_PATH).
-    "learned-v4": ("learned", 2, 16, None, "linear", "soft"),
     "learned-v5": ("learned", 2, 16, None, "linear", "soft"),
-    "baseline-v2": ("baseline", 1, 16, None, "linear", "soft"),
+    "learned-v6": ("learned", 2, 16, None, "linear", "soft"),
     "baseline-v3": ("baseline", 1, 16, None, "linear", "soft"),
+    "baseline-v4": ("baseline", 1, 16, None, "linear", "soft"),
 }
 
 

@@ -29,18 +29,18 @@ import sys
 import time
 from pathlib import Path
 
-from spkc.codecs.learned import WEIGHTS_DIR, BaselineCodec, LearnedCodec
+from spkc.codecs.learned import newest_shipped_weights, shipped_weights_path
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"bisoam": "bisoam", "baseline": "none"}  # file-name variant -> --attention
-CODECS = {"bisoam": LearnedCodec, "baseline": BaselineCodec}
 
 
 def latest_weights(variant: str, config: str, quality: int) -> Path | None:
-    """The weights file new files of (variant, config, quality) are encoded with, if the
-    package ships it (a config such as "medium" may have none)."""
-    path = Path(WEIGHTS_DIR) / CODECS[variant](quality=quality, config=config).weights_name
-    return path if path.is_file() else None
+    """The newest weights file the package ships for (variant, config, quality), if any (a
+    config such as "medium" has none)."""
+    name = newest_shipped_weights(variant, config, quality)
+    path = shipped_weights_path(name) if name else None
+    return path if path is not None and path.is_file() else None
 
 
 def gpu_sample() -> str:

@@ -1,13 +1,16 @@
 """The ``learned`` (default, BiSOAM attention) and ``baseline`` (no attention) scene codecs.
 
 Both wrap :class:`spkc.models.codec.SceneCompressionModel`. Weights ship in ``spkc/weights`` as
-``learned-{variant}-{config}-q{quality}-v{n}.safetensors`` (variant ``bisoam`` or ``baseline``)
-and are listed with their SHA-256 in ``spkc/weights/learned-manifest.json``; the header of every
-file records ``identity() == {"weights": name, "sha256": ...}`` and :meth:`check_identity`
-raises :class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
+``learned-{variant}-{config}-q{quality}-v{n}.safetensors`` (variant ``bisoam`` or ``baseline``),
+stored plain or as one zstd frame (the same name + ``.zst``, so that the package keeps more
+versions within its size budget), and are listed with the SHA-256 of their (decompressed)
+content in ``spkc/weights/learned-manifest.json``; the header of every file records
+``identity() == {"weights": name, "sha256": ...}`` and :meth:`check_identity` raises
+:class:`spkc.errors.MissingWeightsError` naming them when this install lacks them.
 
-Options (stored in the file header): ``config`` ("compact" default; "medium", "deep", "wide",
-"broad" and "paper" have no shipped weights), ``weights`` (path of a custom weights file, e.g. from
+Options (stored in the file header): ``config`` (default :attr:`LearnedCodec.default_config`,
+"broad"; "compact" weights of earlier versions ship too; "medium", "deep", "wide" and "paper"
+have none), ``weights`` (path of a custom weights file, e.g. from
 training; default: the shipped one), ``refine`` (steps of encoder-side latent refinement,
 default 100; 0 turns it off: about 6x faster encoding, larger files at the same quality -- see
 :meth:`~spkc.models.codec.SceneCompressionModel.refine_latents`; the decoder ignores it).
@@ -15,13 +18,14 @@ Runtime-only: ``batch_size`` (scenes per network call, default 4).
 ``encode`` runs on ``device``; ``decode`` is bit-exact on any device.
 
 Weights versions the package no longer ships (files made with them name them in their header)
-are looked up in the directories of ``$SPKC_WEIGHTS_PATH`` (``os.pathsep``-separated) and
-accepted when their SHA-256 matches the file's header; every version ever shipped is in the
-git history of ``spkc/weights/``.
+are looked up in the directories of ``$SPKC_WEIGHTS_PATH`` (``os.pathsep``-separated; plain or
+``.zst``) and accepted when their SHA-256 matches the file's header; every version ever
+shipped is in the git history of ``spkc/weights/``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from collections.abc import Mapping, Sequence
@@ -31,7 +35,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from spkc._util import sha256_file
+from spkc._util import ZSTD_SUFFIX, read_maybe_zstd, sha256_content
 from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
 from spkc.errors import (
     CodecUnavailableError,
@@ -39,7 +43,7 @@ from spkc.errors import (
     MissingWeightsError,
     SceneCorruptError,
 )
-from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
+from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, safetensors_metadata
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "learned-manifest.json"
@@ -72,20 +76,51 @@ def load_manifest(directory: Path | None = None) -> dict[str, dict[str, Any]]:
         raise MissingWeightsError(f"weights manifest is unreadable: {exc}", p) from exc
 
 
+def find_weights(name: str, directories: Sequence[Path]) -> Path | None:
+    """The first file that holds weights ``name`` in ``directories``: ``name`` itself or its
+    zstd-compressed ``name.zst``; None if none does."""
+    for d in directories:
+        for p in (Path(d) / name, Path(d) / (name + ZSTD_SUFFIX)):
+            if p.is_file():
+                return p
+    return None
+
+
+def shipped_weights_path(name: str) -> Path:
+    """Where the package stores weights ``name`` (plain or ``.zst``); the plain path when it
+    has neither."""
+    return find_weights(name, [WEIGHTS_DIR]) or Path(WEIGHTS_DIR) / name
+
+
+def newest_shipped_weights(variant: str, config: str, quality: int) -> str | None:
+    """Name of the highest weights version the package ships for (variant, config, quality),
+    or None (e.g. "compact" weights outlive the default's move to "broad")."""
+    names = [n for n, e in load_manifest().items() if e.get("variant") == variant
+             and e.get("config") == config and e.get("quality") == quality]
+    return max(names, key=lambda n: int(n.removesuffix(".safetensors").rsplit("-v", 1)[1]),
+               default=None)
+
+
 def write_manifest(directory: Path | None = None, extra: Mapping[str, Mapping] | None = None
                    ) -> dict[str, dict[str, Any]]:
-    """(Re)write the manifest from the learned-*.safetensors files present in ``directory``."""
-    from safetensors import safe_open
-
+    """(Re)write the manifest from the ``learned-*.safetensors`` files (plain or ``.zst``)
+    present in ``directory``. Keys are the plain names; ``sha256`` and ``bytes`` describe the
+    content, ``stored``/``stored_bytes`` the file on disk."""
     directory = Path(directory or WEIGHTS_DIR)
     man: dict[str, dict[str, Any]] = {}
-    for f in sorted(directory.glob("learned-*.safetensors")):
-        with safe_open(str(f), framework="pt") as st:
-            meta = st.metadata() or {}
-        parts = f.stem.split("-")  # learned, variant, config, qN, vN
-        man[f.name] = {"sha256": sha256_file(f), "bytes": f.stat().st_size,
-                       "variant": parts[1], "config": parts[2], "quality": int(parts[3][1:]),
-                       "attention": meta.get("attention"), **dict((extra or {}).get(f.name, {}))}
+    files = [*directory.glob("learned-*.safetensors"),
+             *directory.glob("learned-*.safetensors" + ZSTD_SUFFIX)]
+    for f in sorted(files):
+        name = f.name.removesuffix(ZSTD_SUFFIX)
+        if name in man:
+            raise InputError(f"{directory}: {name} is stored both plain and compressed")
+        data = read_maybe_zstd(f)
+        meta = safetensors_metadata(data)
+        parts = name.removesuffix(".safetensors").split("-")  # learned, variant, config, qN, vN
+        man[name] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data),
+                     "stored": f.name, "stored_bytes": f.stat().st_size,
+                     "variant": parts[1], "config": parts[2], "quality": int(parts[3][1:]),
+                     "attention": meta.get("attention"), **dict((extra or {}).get(name, {}))}
     (directory / MANIFEST).write_text(json.dumps(man, indent=1, sort_keys=True) + "\n")
     return man
 
@@ -102,12 +137,14 @@ class LearnedCodec(SceneCodec):
     variant: ClassVar[str] = "bisoam"
     #: weights version new files are encoded with; older versions stay installed so that
     #: files made with them still decode (their config records the version)
-    latest_weights_version: ClassVar[int] = 5
+    latest_weights_version: ClassVar[int] = 6
+    #: network config new files are encoded with (files record theirs)
+    default_config: ClassVar[str] = "broad"
     #: encoder-side latent refinement steps new files are encoded with
     default_refine: ClassVar[int] = 100
 
     def __init__(self, quality: int | None = None, device: str = "cpu",
-                 config: str = "compact", weights: str | None = None,
+                 config: str | None = None, weights: str | None = None,
                  batch_size: int = 4, weights_version: int | None = None,
                  refine: int | None = None, **options: Any) -> None:
         wv = self.latest_weights_version if weights_version is None else weights_version
@@ -118,8 +155,8 @@ class LearnedCodec(SceneCodec):
         if isinstance(rs, bool) or not isinstance(rs, int) or not 0 <= rs <= 100_000:
             raise InputError(f"codec {self.name!r}: refine must be an integer 0..100000 "
                              f"(latent refinement steps), got {refine!r}")
-        opts: dict[str, Any] = {"config": config, "weights_version": wv, "refine": rs,
-                                **options}
+        opts: dict[str, Any] = {"config": config or self.default_config,
+                                "weights_version": wv, "refine": rs, **options}
         if weights is not None:
             opts["weights"] = str(weights)
         super().__init__(quality=quality, device=device, **opts)
@@ -132,6 +169,7 @@ class LearnedCodec(SceneCodec):
     def from_config(cls, config: Mapping[str, Any], device: str = "cpu") -> LearnedCodec:
         cfg = dict(config)
         cfg.setdefault("weights_version", WEIGHTS_VERSION)  # configs from before versioning
+        cfg.setdefault("config", "compact")  # the default before "broad" (files record theirs)
         cfg.setdefault("refine", 0)  # files from before latent refinement
         return super().from_config(cfg, device=device)
 
@@ -156,10 +194,10 @@ class LearnedCodec(SceneCodec):
             return Path(self.options["weights"])
         name = self.weights_name
         if name not in load_manifest():  # not shipped: a retired version, maybe kept by the user
-            for d in extra_weights_dirs():
-                if (d / name).is_file():
-                    return d / name
-        return Path(WEIGHTS_DIR) / name
+            found = find_weights(name, extra_weights_dirs())
+            if found is not None:
+                return found
+        return shipped_weights_path(name)
 
     def _expected_sha(self) -> str | None:
         entry = None if "weights" in self.options else load_manifest().get(self.weights_name)
@@ -167,7 +205,12 @@ class LearnedCodec(SceneCodec):
             return entry["sha256"]
         # a custom or $SPKC_WEIGHTS_PATH file: the header's SHA-256 (check_identity) vouches
         p = self._weights_path()
-        return sha256_file(p) if p.is_file() else None
+        if not p.is_file():
+            return None
+        try:
+            return sha256_content(p)
+        except (OSError, ValueError) as exc:
+            raise MissingWeightsError(f"cannot read weights {p.name}: {exc}", p) from exc
 
     def identity(self) -> dict[str, str]:
         sha = self._expected_sha()
@@ -199,7 +242,11 @@ class LearnedCodec(SceneCodec):
                     f"learned weights {self.weights_name} are not installed; "
                     + _where_to_get(self.weights_name), path)
             want = self._expected_sha()
-            have = sha256_file(path)
+            try:
+                have = sha256_content(path)
+            except (OSError, ValueError) as exc:
+                raise MissingWeightsError(f"cannot read weights {path.name}: {exc}",
+                                          path) from exc
             if want is None or want != have:
                 raise MissingWeightsError(
                     f"weights file {path.name} is damaged or unknown: sha256 {have} does not "
@@ -298,4 +345,4 @@ class BaselineCodec(LearnedCodec):
     wants_spike_context: ClassVar[int] = 0
     attention: ClassVar[str | None] = None
     variant: ClassVar[str] = "baseline"
-    latest_weights_version: ClassVar[int] = 3
+    latest_weights_version: ClassVar[int] = 4

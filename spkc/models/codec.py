@@ -68,10 +68,11 @@ import crc32c
 import numpy as np
 import torch
 import torch.nn.functional as F
-from safetensors import safe_open
+from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from torch import nn
 
+from spkc._util import read_maybe_zstd
 from spkc.errors import InputError, MissingWeightsError, SceneCorruptError
 from spkc.models.exact import (
     A_MAX,
@@ -543,26 +544,26 @@ class SceneCompressionModel(nn.Module):
         save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, str(path), metadata=meta)
 
     def load_weights(self, path: str | Path) -> None:
-        """Load a file written by :meth:`save_weights` (no pickle)."""
+        """Load a file written by :meth:`save_weights` (no pickle), stored plain or as one
+        zstd frame (``*.safetensors.zst``)."""
         path = Path(path)
         if not path.is_file():
             raise MissingWeightsError(f"weights file {path.name} is not installed", path)
         exact = self._exact_convs()
         try:
-            with safe_open(str(path), framework="pt") as f:
-                meta = f.metadata() or {}
-                if meta.get("config") and _resolve_config(json.loads(meta["config"])) != self.cfg:
-                    raise InputError(f"weights are for config {meta['config']}, model is "
-                                     f"{json.dumps(self.cfg)}", path)
-                state = {}
-                for key in f.keys():
-                    t = f.get_tensor(key)
-                    mod = key.rsplit(".", 1)[0]
-                    if mod in exact and key.endswith(".weight"):
-                        t = t.double() / 2**WEIGHT_FRAC
-                    elif mod in exact and key.endswith(".bias"):
-                        t = t.double() / 2 ** (WEIGHT_FRAC + ACT_FRAC)
-                    state[key] = t
+            data = read_maybe_zstd(path)
+            meta = safetensors_metadata(data)
+            if meta.get("config") and _resolve_config(json.loads(meta["config"])) != self.cfg:
+                raise InputError(f"weights are for config {meta['config']}, model is "
+                                 f"{json.dumps(self.cfg)}", path)
+            state = {}
+            for key, t in load_safetensors(data).items():
+                mod = key.rsplit(".", 1)[0]
+                if mod in exact and key.endswith(".weight"):
+                    t = t.double() / 2**WEIGHT_FRAC
+                elif mod in exact and key.endswith(".bias"):
+                    t = t.double() / 2 ** (WEIGHT_FRAC + ACT_FRAC)
+                state[key] = t
         except (OSError, RuntimeError, ValueError, json.JSONDecodeError) as exc:
             raise MissingWeightsError(f"cannot read weights {path.name}: {exc}", path) from exc
         z_freq = state.pop("z_freq", None)
@@ -741,15 +742,29 @@ def _symbols_crc(h: int, w: int, z_sym: np.ndarray, y_sym: np.ndarray) -> int:
     return crc32c.crc32c(y_sym.astype("<i2").tobytes(), crc)
 
 
+def safetensors_metadata(data: bytes) -> dict[str, str]:
+    """The ``__metadata__`` of a safetensors file's bytes (its header: an 8-byte little-endian
+    length, then that many bytes of JSON). Raises ``ValueError`` when the header is damaged."""
+    if len(data) < 8:
+        raise ValueError("too short for a safetensors header")
+    n = int.from_bytes(data[:8], "little")
+    if n > len(data) - 8:
+        raise ValueError(f"header length {n} exceeds the file")
+    header = json.loads(data[8:8 + n])
+    if not isinstance(header, dict):
+        raise ValueError("header is not a JSON object")
+    return dict(header.get("__metadata__") or {})
+
+
 def weights_config(path: str | Path) -> dict[str, int]:
     """The config a weights file written by :meth:`SceneCompressionModel.save_weights` was
-    made with (keys added later filled with the values older files imply)."""
+    made with (keys added later filled with the values older files imply); the file may be
+    stored plain or zstd-compressed (``*.zst``)."""
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
+        meta = safetensors_metadata(read_maybe_zstd(path))
         return _resolve_config(json.loads(meta["config"]))
-    except (OSError, RuntimeError, ValueError, KeyError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
         raise MissingWeightsError(f"cannot read the config of weights {path.name}: {exc}",
                                   path) from exc
 
