@@ -273,7 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     L += ["## Reconstruction alone (no compression)", "",
           f"Scene PSNR at frame {GT_FRAME} against the ground truth after an affine fit, for "
           "each reconstructor on the raw spikes (TFPn = window mean over n frames, TFI = 1/ISI, "
-          "learned = the shipped compact network).", "",
+          "learned = the shipped default network, `medium`).", "",
           "| reconstructor | " + " | ".join(clip_names) + " | mean |",
           "|---" * (len(clip_names) + 2) + "|"]
     for name, res in recon_rows.items():

@@ -7,7 +7,9 @@ codec keeps one GPU busy only with several processes feeding it):
    scratch when the config has none), constant learning rate;
 2. per (config, variant, quality 1-4): fine-tuned from phase 1's output, cosine decay.
 
-``--resume DIR`` skips phase 1 and continues every quality from an earlier run's ``final/``.
+``--resume DIR`` skips phase 1 and continues every quality from an earlier run's ``final/``;
+``--resume-shipped`` likewise from the newest weights the package ships of each (variant,
+config, quality) -- how a lease continues the shipped sets without retraining q3 first.
 
 Every process is bounded by wall-clock minutes and stops cleanly on SIGTERM, writing its
 weights, so a run cut short still returns everything finished so far. Logs go to
@@ -112,6 +114,9 @@ def main() -> None:
     ap.add_argument("--resume", type=Path,
                     help="skip phase 1: phase 2 starts each quality from RESUME/{variant}-"
                          "{config}-q{Q}.safetensors (an earlier run's final/ folder)")
+    ap.add_argument("--resume-shipped", action="store_true",
+                    help="skip phase 1: phase 2 starts each quality from the newest weights "
+                         "the package ships of it (configs without any are skipped)")
     ap.add_argument("--grow-from", default=None,
                     help="configs with no shipped weights start phase 1 from this config's "
                          "newest weights grown into them (tools/train_codec.py grows an --init "
@@ -126,6 +131,9 @@ def main() -> None:
 
     if args.resume is not None and not args.resume.is_dir():
         raise SystemExit(f"--resume {args.resume}: no such folder")
+    if args.resume is not None and args.resume_shipped:
+        raise SystemExit("--resume and --resume-shipped exclude each other")
+    resuming = args.resume is not None or args.resume_shipped
     (args.out / "logs").mkdir(parents=True, exist_ok=True)
     common = ["--device", args.device, "--val", "0", "--clip", "10", "--crop", str(args.crop),
               "--log-every", "200"]
@@ -139,7 +147,7 @@ def main() -> None:
     fresh = {c for c in configs if latest_weights("bisoam", c, 3) is None and not grow_init}
 
     phase1 = []
-    for ci, config in enumerate(configs if args.resume is None else []):
+    for ci, config in enumerate(configs if not resuming else []):
         for vi, (variant, attention) in enumerate(VARIANTS.items()):
             init = latest_weights(variant, config, 3)
             grown = init is None and args.grow_from is not None
@@ -162,12 +170,17 @@ def main() -> None:
     for ci, config in enumerate(configs):
         for vi, (variant, attention) in enumerate(VARIANTS.items()):
             for q in (1, 2, 3, 4):
-                init = (args.resume / f"{variant}-{config}-q{q}.safetensors" if args.resume
-                        else args.out / "phase1" / f"{variant}-{config}-q3.safetensors")
-                if not init.exists():
-                    print(f"phase 2 skips {variant}-{config}-q{q}: no {init}")
+                if args.resume_shipped:
+                    init = latest_weights(variant, config, q)
+                elif args.resume is not None:
+                    init = args.resume / f"{variant}-{config}-q{q}.safetensors"
+                else:
+                    init = args.out / "phase1" / f"{variant}-{config}-q3.safetensors"
+                if init is None or not init.exists():
+                    print(f"phase 2 skips {variant}-{config}-q{q}: no "
+                          f"{init or 'shipped weights'}")
                     continue
-                lr2 = args.lr2_fresh if config in fresh and not args.resume else args.lr2
+                lr2 = args.lr2_fresh if config in fresh and not resuming else args.lr2
                 phase2.append({"name": f"p2-{variant}-{config}-q{q}", "args": [
                     "--config", config, "--attention", attention, "--quality", str(q),
                     "--batch", str(args.batch2), "--schedule", "cosine", "--lr", str(lr2),
