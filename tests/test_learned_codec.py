@@ -134,6 +134,18 @@ def test_weights_stored_compressed(tiny_install) -> None:
         BaselineCodec(config="tiny").model()
 
 
+def test_unreadable_weights_file_is_a_missing_weights_error(tmp_path) -> None:
+    """A header that parses but promises more tensor bytes than the file holds."""
+    import json
+    import struct
+
+    header = json.dumps({"x": {"dtype": "F32", "shape": [100], "data_offsets": [0, 400]}})
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(struct.pack("<Q", len(header)) + header.encode() + b"123")
+    with pytest.raises(MissingWeightsError, match="cannot read weights bad.safetensors"):
+        SceneCompressionModel("tiny", None).load_weights(bad)
+
+
 def test_shipped_manifest_matches_files() -> None:
     man = load_manifest()
     for name, entry in man.items():

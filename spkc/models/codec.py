@@ -68,6 +68,7 @@ import crc32c
 import numpy as np
 import torch
 import torch.nn.functional as F
+from safetensors import SafetensorError
 from safetensors.torch import load as load_safetensors
 from safetensors.torch import save_file
 from torch import nn
@@ -564,7 +565,7 @@ class SceneCompressionModel(nn.Module):
                 elif mod in exact and key.endswith(".bias"):
                     t = t.double() / 2 ** (WEIGHT_FRAC + ACT_FRAC)
                 state[key] = t
-        except (OSError, RuntimeError, ValueError, json.JSONDecodeError) as exc:
+        except (OSError, RuntimeError, ValueError, SafetensorError) as exc:
             raise MissingWeightsError(f"cannot read weights {path.name}: {exc}", path) from exc
         z_freq = state.pop("z_freq", None)
         table = state.pop("scale_table", None)
