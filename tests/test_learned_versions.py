@@ -68,7 +68,8 @@ def test_retired_version_decodes_from_spkc_weights_path(tmp_path, monkeypatch):
 
     other = tmp_path / "other"
     other.mkdir()
-    shutil.copy(shipped_weights_path(LearnedCodec(quality=3).weights_name), other / retired)
+    q3 = shipped_weights_path(LearnedCodec(quality=3).weights_name)  # other weights, same name
+    shutil.copy(q3, other / (retired + q3.name.removeprefix(LearnedCodec(quality=3).weights_name)))
     monkeypatch.setenv("SPKC_WEIGHTS_PATH", str(other))
     with pytest.raises(spkc.MissingWeightsError, match="different version"):
         with spkc.open(dst) as clip:
