@@ -71,13 +71,13 @@ def test_train_packs_what_the_campaign_left_and_unpack_restores_it(tmp_path):
 def test_unpack_refuses_a_version_the_package_ships(tmp_path):
     """A candidate named like shipped weights (stored plain or zstd-compressed) would be
     shadowed by them: unpack says so."""
-    from spkc.codecs.learned import LearnedCodec, newest_shipped_weights
+    from spkc.codecs.learned import LearnedCodec, newest_shipped_weights, weights_version_of
 
     camp = tmp_path / "camp"
     (camp / "final").mkdir(parents=True)
     config = LearnedCodec.default_config
     shipped = newest_shipped_weights("bisoam", config, 3)
-    version = shipped.removesuffix(".safetensors").rsplit("-v", 1)[1]
+    version = str(weights_version_of(shipped))
     (camp / "final" / f"bisoam-{config}-q3.safetensors").write_bytes(b"candidate")
     out = tmp_path / "out"
     out.mkdir()

@@ -28,7 +28,12 @@ import zstandard
 from torch.utils.flop_counter import FlopCounterMode
 
 from spkc.codecs.base import EncodeContext
-from spkc.codecs.learned import BaselineCodec, LearnedCodec, newest_shipped_weights
+from spkc.codecs.learned import (
+    BaselineCodec,
+    LearnedCodec,
+    newest_shipped_weights,
+    weights_version_of,
+)
 from spkc.io.dat import read_dat
 from spkc.models.codec import SceneCompressionModel, count_parameters
 
@@ -111,7 +116,7 @@ def main() -> None:
             params, gf = count_parameters(model), gflop(config, cls.attention, H, W, L)
             # the newest weights the package ships for this config (compact's predate broad's)
             name = newest_shipped_weights(cls.variant, config, args.quality)
-            version = int(name.removesuffix(".safetensors").rsplit("-v", 1)[1]) if name else None
+            version = weights_version_of(name) if name else None
             codec = cls(quality=args.quality, config=config, batch_size=args.batch,
                         weights_version=version)
             timing = "-"

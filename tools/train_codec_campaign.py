@@ -31,7 +31,7 @@ import sys
 import time
 from pathlib import Path
 
-from spkc.codecs.learned import newest_shipped_weights, shipped_weights_path
+from spkc.codecs.learned import WEIGHTS_DIR, find_weights, newest_shipped_weights
 
 REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"bisoam": "bisoam", "baseline": "none"}  # file-name variant -> --attention
@@ -41,8 +41,7 @@ def latest_weights(variant: str, config: str, quality: int) -> Path | None:
     """The newest weights file the package ships for (variant, config, quality), if any (a
     config such as "medium" has none)."""
     name = newest_shipped_weights(variant, config, quality)
-    path = shipped_weights_path(name) if name else None
-    return path if path is not None and path.is_file() else None
+    return find_weights(name, [WEIGHTS_DIR]) if name else None
 
 
 def gpu_sample() -> str:

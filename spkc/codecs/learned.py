@@ -92,13 +92,17 @@ def shipped_weights_path(name: str) -> Path:
     return find_weights(name, [WEIGHTS_DIR]) or Path(WEIGHTS_DIR) / name
 
 
+def weights_version_of(name: str) -> int:
+    """The version ``n`` in a weights name ``learned-...-v{n}.safetensors``."""
+    return int(name.removesuffix(".safetensors").rsplit("-v", 1)[1])
+
+
 def newest_shipped_weights(variant: str, config: str, quality: int) -> str | None:
     """Name of the highest weights version the package ships for (variant, config, quality),
     or None (e.g. "compact" weights outlive the default's move to "broad")."""
     names = [n for n, e in load_manifest().items() if e.get("variant") == variant
              and e.get("config") == config and e.get("quality") == quality]
-    return max(names, key=lambda n: int(n.removesuffix(".safetensors").rsplit("-v", 1)[1]),
-               default=None)
+    return max(names, key=weights_version_of, default=None)
 
 
 def write_manifest(directory: Path | None = None, extra: Mapping[str, Mapping] | None = None
@@ -241,18 +245,21 @@ class LearnedCodec(SceneCodec):
                 raise MissingWeightsError(
                     f"learned weights {self.weights_name} are not installed; "
                     + _where_to_get(self.weights_name), path)
-            want = self._expected_sha()
             try:
-                have = sha256_content(path)
+                data = read_maybe_zstd(path)  # read (and decompressed) once: hash, then load
             except (OSError, ValueError) as exc:
                 raise MissingWeightsError(f"cannot read weights {path.name}: {exc}",
                                           path) from exc
-            if want is None or want != have:
+            have = hashlib.sha256(data).hexdigest()
+            # shipped weights must match the manifest; a custom or $SPKC_WEIGHTS_PATH file is
+            # vouched for by the file header's SHA-256 (check_identity)
+            entry = None if "weights" in self.options else load_manifest().get(self.weights_name)
+            if entry is not None and entry["sha256"] != have:
                 raise MissingWeightsError(
                     f"weights file {path.name} is damaged or unknown: sha256 {have} does not "
-                    f"match the manifest ({want})", path)
+                    f"match the manifest ({entry['sha256']})", path)
             m = SceneCompressionModel(self.options["config"], self.attention)
-            m.load_weights(path)
+            m.load_weights(path, data=data)
             _MODELS[key] = m.eval()
         return _MODELS[key]
 

@@ -544,15 +544,17 @@ class SceneCompressionModel(nn.Module):
                 "attention": str(self.attention), "format": "spkc-learned-1"}
         save_file({k: v.contiguous().cpu() for k, v in tensors.items()}, str(path), metadata=meta)
 
-    def load_weights(self, path: str | Path) -> None:
+    def load_weights(self, path: str | Path, data: bytes | None = None) -> None:
         """Load a file written by :meth:`save_weights` (no pickle), stored plain or as one
-        zstd frame (``*.safetensors.zst``)."""
+        zstd frame (``*.safetensors.zst``); ``data``: its content when the caller already read
+        it (``path`` then only names it in errors)."""
         path = Path(path)
-        if not path.is_file():
+        if data is None and not path.is_file():
             raise MissingWeightsError(f"weights file {path.name} is not installed", path)
         exact = self._exact_convs()
         try:
-            data = read_maybe_zstd(path)
+            if data is None:
+                data = read_maybe_zstd(path)
             meta = safetensors_metadata(data)
             if meta.get("config") and _resolve_config(json.loads(meta["config"])) != self.cfg:
                 raise InputError(f"weights are for config {meta['config']}, model is "
