@@ -10,8 +10,9 @@ ratios (learned frames/s / zstd frames/s). ``--time-paper`` also times the paper
 with random weights (slow on CPU).
 
 ``--rd`` adds an image-codec rate-distortion table on the REDS ground-truth scenes (the PNGs
-beside the .dat): bpp and PSNR of ``learned`` / ``baseline`` q1..q4 (spike context from the
-.dat around frame 151) and of ``jxl`` at its quality levels, coding the same image.
+beside the .dat), per clip and the mean: bpp and PSNR of ``learned`` / ``baseline`` q1..q4
+(spike context from the .dat around frame 151) and of ``jxl`` and ``hevc`` at their quality
+levels, coding the same image (``--rd-only``: that table alone, no timing).
 
     python tools/bench_learned.py [--dat ../shared/data/reds-spikes/203_part2.dat] [--rd]
 """
@@ -82,9 +83,13 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=torch.get_num_threads())
     ap.add_argument("--time-paper", action="store_true")
     ap.add_argument("--rd", action="store_true", help="RD table on the ground-truth PNGs")
+    ap.add_argument("--rd-only", action="store_true", help="only the --rd table (no timing)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     H, W, L = 250, 400, LearnedCodec.wants_spike_context
+    if args.rd_only:
+        rd_table(args.dat.parent, L)
+        return
 
     if args.dat.is_file():
         raw = args.dat.read_bytes()
@@ -145,14 +150,19 @@ def main() -> None:
 
 
 def rd_table(folder: Path, L: int) -> None:
-    """bpp / PSNR of learned, baseline and jxl coding the REDS ground-truth scenes."""
+    """bpp / PSNR of learned, baseline, jxl and hevc coding the REDS ground-truth scenes.
+
+    The scene a perfect reconstructor would hand the codec: what the image codec alone loses,
+    on the content the training report measures (per clip, then the mean)."""
     from PIL import Image
 
     from spkc.codecs import get_codec
+    from spkc.errors import CodecUnavailableError
 
     print("\nRD on ground-truth scenes (image codec alone; PSNR peak 1)")
-    rows: dict[tuple[str, int], list[tuple[float, float]]] = {}
-    for png in sorted(folder.glob("*.png")):
+    rows: dict[tuple[str, int], dict[str, tuple[float, float]]] = {}
+    pngs = sorted(folder.glob("*.png"))
+    for png in pngs:
         gt = np.asarray(Image.open(png).convert("L"), np.float32)[None] / 255.0
         H, W = gt.shape[1:]
         dat = png.with_suffix(".dat")
@@ -160,20 +170,25 @@ def rd_table(folder: Path, L: int) -> None:
             np.zeros((2 * L + 1, H, W), bool)
         ctx = EncodeContext(spikes_before=[sp[:L]], spikes_after=[sp[L + 1:]])
         jobs = [("learned", q) for q in (1, 2, 3, 4)] + [("baseline", q) for q in (1, 2, 3, 4)]
-        jobs += [("jxl", q) for q in (1, 2, 3, 4, 5, 6)]
+        jobs += [("jxl", q) for q in (1, 2, 3, 4, 5, 6)] + [("hevc", q) for q in (1, 2, 3, 4)]
         for name, q in jobs:
             codec = get_codec(name, quality=q)
-            p = codec.encode(gt, ctx if codec.wants_spike_context else None)
+            try:
+                p = codec.encode(gt, ctx if codec.wants_spike_context else None)
+            except CodecUnavailableError as exc:  # e.g. PyAV without libx265
+                print(f"  {name} q{q}: skipped ({exc})")
+                continue
             out = codec.decode(p, (H, W))
             bpp = 8 * sum(len(v) for v in p[0].values()) / (H * W)
             psnr = 10 * np.log10(1 / np.mean((out - gt) ** 2))
-            rows.setdefault((name, q), []).append((bpp, psnr))
-    n = len(next(iter(rows.values()))) if rows else 0
-    print(f"{'codec':9} {'q':>2} {'bpp':>7} {'PSNR dB':>8}   (mean over {n} scenes)")
+            rows.setdefault((name, q), {})[png.stem] = (bpp, psnr)
+    head = "".join(f" {s.stem[:14]:>15}" for s in pngs)
+    print(f"{'codec':9} {'q':>2}{head} {'mean':>15}   (bpp / PSNR dB)")
     for (name, q), v in rows.items():
-        a = np.mean(v, axis=0)
-        print(f"{name:9} {q:>2} {a[0]:>7.3f} {a[1]:>8.2f}")
-
+        cells = [v.get(s.stem) for s in pngs]
+        mean = np.mean([c for c in cells if c], axis=0)
+        line = "".join(f" {c[0]:>6.3f}/{c[1]:>5.2f}  " if c else f" {'-':>15}" for c in cells)
+        print(f"{name:9} {q:>2}{line} {mean[0]:>6.3f}/{mean[1]:>5.2f}")
 
 if __name__ == "__main__":
     main()
