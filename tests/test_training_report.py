@@ -104,3 +104,15 @@ def test_codec_options_name_only_what_was_asked():
     assert tr.codec_options(None, None) == {}
     assert tr.codec_options(5, "wide") == {"weights_version": 5, "config": "wide"}
     assert tr.codec_options(None, "wide") == {"config": "wide"}
+
+
+def test_report_names_the_weights_it_measures():
+    from spkc.codecs.learned import BaselineCodec, LearnedCodec
+
+    v, b = LearnedCodec.latest_weights_version, BaselineCodec.latest_weights_version
+    cfg = LearnedCodec.default_config
+    assert tr.describe_weights("learned", {}, [1, 2, 3, 4]) == (
+        f"learned-bisoam-{cfg}-q{{1,2,3,4}}-v{v} (refine {LearnedCodec.default_refine})")
+    assert tr.describe_weights("baseline", {"refine": 0}, [2]) == (
+        f"learned-baseline-{cfg}-q{{2}}-v{b} (refine 0)")
+    assert tr.describe_recon().startswith("learned medium (weights sha256 ")

@@ -189,6 +189,31 @@ def codec_options(weights_version: int | None, config: str | None) -> dict[str, 
         {"config": config} if config else {})
 
 
+def describe_weights(codec: str, options: dict[str, Any], qualities: list[int]) -> str:
+    """The weights files (and refinement) a learned codec with ``options`` uses, e.g.
+    ``learned-bisoam-broad-q{1,2,3,4}-v6 (refine 100)``: the report names what it measured."""
+    from spkc.codecs import get_codec
+
+    names = [get_codec(codec, quality=q, **options).weights_name for q in qualities]
+    refine = get_codec(codec, quality=qualities[0], **options).get_config().get("refine")
+    stem = names[0].split(".", 1)[0]
+    q0 = f"-q{qualities[0]}-"
+    if all(n.split(".", 1)[0] == stem.replace(q0, f"-q{q}-")
+           for n, q in zip(names, qualities, strict=True)):
+        stem = stem.replace(q0, "-q{" + ",".join(map(str, qualities)) + "}-")
+    else:
+        stem = ", ".join(n.split(".", 1)[0] for n in names)
+    return stem + ("" if refine is None else f" (refine {refine})")
+
+
+def describe_recon() -> str:
+    """The default learned reconstructor's config and the start of its weights' SHA-256."""
+    from spkc.codecs.reconstructors import get_reconstructor
+
+    cfg = get_reconstructor("learned").get_config()
+    return f"learned {cfg.get('config')} (weights sha256 {str(cfg.get('sha256'))[:12]}…)"
+
+
 def _run_one(task: tuple[Path, str, str, str | None, int | None, int, dict, int]
              ) -> dict[str, Any]:
     """One RD point (runs in a worker process with ``threads`` torch threads)."""
@@ -393,6 +418,9 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
             pipelines.append((label, codec, recon, r, [1], LOW_RATE_SETTING[codec]))
             labels.append(label)
         conventional += labels
+    say("\nunder test: " + "; ".join(
+        f"{name} = {describe_weights(name, opts, q)}"
+        for name, _, _, _, q, opts in pipelines[:2]) + f"; reconstructor {describe_recon()}")
     rows = run_rows(clips, pipelines, progress=not args.no_progress, jobs=args.jobs)
 
     # 3. Bjontegaard deltas
