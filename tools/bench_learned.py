@@ -190,5 +190,6 @@ def rd_table(folder: Path, L: int) -> None:
         line = "".join(f" {c[0]:>6.3f}/{c[1]:>5.2f}  " if c else f" {'-':>15}" for c in cells)
         print(f"{name:9} {q:>2}{line} {mean[0]:>6.3f}/{mean[1]:>5.2f}")
 
+
 if __name__ == "__main__":
     main()
