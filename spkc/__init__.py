@@ -13,6 +13,7 @@ from spkc.errors import (
     OutputError,
     SceneCorruptError,
     SpkcError,
+    UnfinishedFileError,
     UnknownCodecError,
     UnsupportedVersionError,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "OutputError",
     "SceneCorruptError",
     "SpkcError",
+    "UnfinishedFileError",
     "UnknownCodecError",
     "UnsupportedVersionError",
     "__version__",

@@ -25,6 +25,12 @@ class CorruptFileError(SpkcError):
     """A .spkc file (or part of it) is damaged: bad checksum, bad length, truncation."""
 
 
+class UnfinishedFileError(CorruptFileError):
+    """A .spkc file its writer did not finish (no end chunk: a crash or a cut copy). Its
+    intact scenes are readable (``spkc.open``, ``spkc repair``); whole-file decoding refuses
+    it unless asked to decode what is there."""
+
+
 class SceneCorruptError(CorruptFileError):
     """One scene of a .spkc file cannot be decoded; ``scene`` is its index."""
 

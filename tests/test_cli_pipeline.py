@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 from click.testing import CliRunner
 
 from spkc.cli.main import cli
@@ -38,6 +39,30 @@ def test_compress_info_decompress(tmp_path):
     assert r.exit_code == 0, r.output
     assert read_spikes(tmp_path / "o.npy").shape == (40, 16, 16)
 
+
+
+def test_decompress_refuses_an_unfinished_file_unless_asked(tmp_path):
+    import spkc
+
+    src, full = _dat(tmp_path), tmp_path / "c.spkc"
+    CliRunner().invoke(cli, ["compress", str(src), "-o", str(full), "--codec", "raw",
+                             "--height", "16", "--width", "16", "-S", "8", "--quiet"])
+    cut = tmp_path / "cut.spkc"  # a copy that stopped halfway: no index, no end chunk
+    cut.write_bytes(full.read_bytes()[: full.stat().st_size // 2])
+    out = tmp_path / "o.npy"
+    r = CliRunner().invoke(cli, ["decompress", str(cut), "-o", str(out), "--quiet"])
+    assert r.exit_code == 1 and "unfinished" in r.output and "of the 40" in r.output
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+    with pytest.raises(spkc.UnfinishedFileError, match="cut.spkc"):
+        spkc.decompress(cut, out)
+    r = CliRunner().invoke(cli, ["decompress", str(cut), "-o", str(out), "--quiet",
+                                 "--allow-unfinished"])
+    assert r.exit_code == 0 and "warning: unfinished" in r.output
+    with spkc.open(cut) as clip:
+        assert not clip.complete
+        assert np.array_equal(read_spikes(out), clip.spikes())
+        assert 0 < clip.shape[0] < 40
+    assert spkc.decompress(full, out)["complete"]
 
 def test_codecs_lists_reasons():
     r = CliRunner().invoke(cli, ["codecs"])

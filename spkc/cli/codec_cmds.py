@@ -72,11 +72,17 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
               help="Also write every decoded scene as a 16-bit PNG into this directory.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--quiet", is_flag=True, help="No progress bar.")
-def decompress_cmd(src, dst, scenes_dir, device, quiet):
+@click.option("--allow-unfinished", is_flag=True,
+              help="Decode the intact scenes of a file its writer did not finish "
+                   "(refused otherwise: the output would be shorter than the recording).")
+def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished):
     """Decode a .spkc file to spikes (and optionally scene PNGs)."""
     from spkc.pipeline import decompress
 
-    info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet)
+    info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet,
+                      allow_unfinished=allow_unfinished)
+    if not info["complete"]:
+        click.echo(f"{src}: warning: unfinished file; decoded its intact scenes only", err=True)
     parts = []
     if info["output"]:
         parts.append(f"{info['frames']} frames -> {info['output']}")

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spkc.errors import InputError, OutputError, SpkcError
+from spkc.errors import InputError, OutputError, SpkcError, UnfinishedFileError
 from spkc.pipeline.clip import open as open_clip
 
 SPIKE_SUFFIXES = (".dat", ".npy", ".h5", ".hdf5")
@@ -26,13 +26,27 @@ def write_scene_png(path: Path, scene: np.ndarray) -> None:
     Image.fromarray(q).save(path)  # uint16 -> 16-bit gray PNG
 
 
+def unfinished_message(clip) -> str:
+    """What an unfinished file still holds, and what to do with it (one line)."""
+    T = clip.shape[0]
+    src_frames = clip.metadata.get("source_frames")
+    of = f" of the {src_frames} it was made from" if isinstance(src_frames, int) else ""
+    return (f"file is unfinished (its writer did not close it, or the copy was cut): "
+            f"{T} frames{of} in {clip.num_scenes} scenes are intact; `spkc repair` writes a "
+            f"complete copy of them, --allow-unfinished decodes them as they are")
+
+
 def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                scenes_dir: str | os.PathLike | None = None, device: str = "cpu",
-               batch_size: int = 4, progress: bool = False) -> dict:
+               batch_size: int = 4, progress: bool = False,
+               allow_unfinished: bool = False) -> dict:
     """Decode ``src`` to spikes at ``dst`` (format from its suffix) and/or scene PNGs.
 
     Output is streamed one scene segment at a time (memory bounded by a few scenes) into a
-    hidden partial file renamed into place only when complete.
+    hidden partial file renamed into place only when complete. An unfinished ``src`` (its
+    writer did not close it) raises :class:`~spkc.errors.UnfinishedFileError` — the output
+    would silently be shorter than the recording — unless ``allow_unfinished`` (then the
+    intact scenes are decoded and the result's ``complete`` is False).
     """
     from spkc.io import open_spike_writer
 
@@ -44,6 +58,8 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                           f"{', '.join(SPIKE_SUFFIXES)}", dst_p)
     with open_clip(src, device=device, batch_size=batch_size) as clip:
         T, H, W = clip.shape
+        if not clip.complete and not allow_unfinished:
+            raise UnfinishedFileError(unfinished_message(clip), src)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -83,5 +99,6 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
             if bar is not None:
                 bar.close()
         return {"frames": T, "height": H, "width": W, "scenes": clip.num_scenes,
+                "complete": clip.complete,
                 "output": str(dst_p) if dst_p else None,
                 "scenes_dir": str(scenes_dir) if scenes_dir else None}
