@@ -64,6 +64,69 @@ def test_decompress_refuses_an_unfinished_file_unless_asked(tmp_path):
         assert 0 < clip.shape[0] < 40
     assert spkc.decompress(full, out)["complete"]
 
+
+def _damaged(tmp_path, scene=2):
+    """A raw-codec clip (40 frames, 5 scenes) and a copy with one bit flipped in ``scene``."""
+    from spkc.container import SpkcReader
+
+    src, full = _dat(tmp_path), tmp_path / "c.spkc"
+    CliRunner().invoke(cli, ["compress", str(src), "-o", str(full), "--codec", "raw",
+                             "--height", "16", "--width", "16", "-S", "8", "--quiet"])
+    with SpkcReader(full) as r:
+        at = int(r._offsets[scene]) + int(r._sizes[scene]) // 2
+    data = bytearray(full.read_bytes())
+    data[at] ^= 0x10
+    bad = tmp_path / "bad.spkc"
+    bad.write_bytes(bytes(data))
+    return full, bad
+
+
+def test_decompress_names_the_damaged_scene_and_leaves_nothing(tmp_path):
+    _, bad = _damaged(tmp_path)
+    out = tmp_path / "o.npy"
+    r = CliRunner().invoke(cli, ["decompress", str(bad), "-o", str(out), "--quiet"])
+    # the decoding error, not the writer's "fewer frames than declared" that followed it
+    assert r.exit_code == 1 and "scene 2 is damaged" in r.output, r.output
+    assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_conceal_stands_the_nearest_scene_in_for_a_damaged_one(tmp_path):
+    import spkc
+
+    full, bad = _damaged(tmp_path)
+    out = tmp_path / "o.npy"
+    r = CliRunner().invoke(cli, ["decompress", str(bad), "-o", str(out), "--quiet", "--conceal"])
+    assert r.exit_code == 0 and "scene 2 is damaged" in r.output and "by scene 1" in r.output
+    got = read_spikes(out)
+    with spkc.open(full) as clip:
+        ref = clip.spikes()
+        assert np.array_equal(got[:8], ref[:8])  # segments that never see scene 2
+        assert np.array_equal(got[32:], ref[32:])
+    with spkc.open(bad, conceal=True, batch_size=1) as clip:
+        assert np.array_equal(clip.spikes(12, 30), got[12:30])  # random access agrees
+        assert np.array_equal(clip.scene(2), clip.scene(1))
+        assert set(clip.concealed) == {2} and clip.concealed[2][1] == 1
+    repaired = tmp_path / "rep.spkc"
+    assert CliRunner().invoke(cli, ["repair", str(bad), "-o", str(repaired)]).exit_code == 0
+    assert np.array_equal(spkc.open(repaired, conceal=True).spikes(), got)
+    with pytest.raises(spkc.SceneCorruptError, match="scene 2"):
+        spkc.open(repaired).spikes()
+
+
+def test_conceal_fails_when_no_scene_decodes(tmp_path):
+    import spkc
+    from spkc.container import SpkcReader
+
+    full = _damaged(tmp_path)[0]
+    data = bytearray(full.read_bytes())
+    with SpkcReader(full) as r:
+        for k in range(r.num_scenes):
+            data[int(r._offsets[k]) + int(r._sizes[k]) // 2] ^= 0x10
+    bad = tmp_path / "all.spkc"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(spkc.SceneCorruptError, match="no other scene"):
+        spkc.open(bad, conceal=True).spikes()
+
 def test_codecs_lists_reasons():
     r = CliRunner().invoke(cli, ["codecs"])
     assert r.exit_code == 0

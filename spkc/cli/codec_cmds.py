@@ -75,14 +75,19 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
 @click.option("--allow-unfinished", is_flag=True,
               help="Decode the intact scenes of a file its writer did not finish "
                    "(refused otherwise: the output would be shorter than the recording).")
-def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished):
+@click.option("--conceal", is_flag=True,
+              help="Stand the nearest intact scene in for scenes that do not decode (damaged, "
+                   "or lost before a repair) instead of failing; lists them.")
+def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, conceal):
     """Decode a .spkc file to spikes (and optionally scene PNGs)."""
     from spkc.pipeline import decompress
 
     info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet,
-                      allow_unfinished=allow_unfinished)
+                      allow_unfinished=allow_unfinished, conceal=conceal)
     if not info["complete"]:
         click.echo(f"{src}: warning: unfinished file; decoded its intact scenes only", err=True)
+    for _, (why, j) in sorted(info["concealed"].items()):
+        click.echo(f"{src}: warning: {why}; concealed by scene {j}", err=True)
     parts = []
     if info["output"]:
         parts.append(f"{info['frames']} frames -> {info['output']}")

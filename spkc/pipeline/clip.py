@@ -51,15 +51,24 @@ class Clip:
 
     Decoding is exact: the same file gives the same spikes for a full decode, random access,
     any batch size, thread count or device.
+
+    ``conceal``: a scene that does not decode (damaged, or lost before a repair) is replaced
+    by the nearest one that does — k-1, k+1, k-2, k+2, … — instead of raising
+    :class:`~spkc.errors.SceneCorruptError`; :attr:`concealed` maps each replaced scene to
+    why it failed and what stood in. Which scenes decode is a property of the file, so the
+    result is still the same for any access order, batch size or device.
     """
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
-                 cache_scenes: int = 8) -> None:
+                 cache_scenes: int = 8, conceal: bool = False) -> None:
         from spkc.container import SpkcReader
 
         self.path = os.fspath(path)
         self.device = device
         self.batch_size = max(1, int(batch_size))
+        self.conceal = bool(conceal)
+        #: scene -> (why it did not decode, the scene that stands in for it); with ``conceal``
+        self.concealed: dict[int, tuple[str, int]] = {}
         self._reader = SpkcReader(self.path)
         try:
             h = self._reader.header
@@ -153,21 +162,57 @@ class Clip:
                 self.path, scene=k) from exc
 
     def _decode(self, ks: list[int]) -> None:
-        todo = [k for k in ks if k not in self._cache]
+        todo = [k for k in ks if k not in self._cache and k not in self.concealed]
         for i in range(0, len(todo), self.batch_size):
             part = todo[i:i + self.batch_size]
-            scenes = self._decode_batch(part)
+            try:
+                scenes = list(self._decode_batch(part))
+            except SceneCorruptError:
+                if not self.conceal:
+                    raise
+                scenes = [self._decode_or_none(k) for k in part]
             self.stats.decode_calls += 1
             for k, s in zip(part, scenes, strict=True):
-                self._cache[k] = luminance_q16(s)
-                self.stats.scenes_decoded += 1
-                self.stats.decoded_indices.append(k)
-                while len(self._cache) > self._cache_size:
-                    self._cache.popitem(last=False)
+                if s is not None:
+                    self._store(k, s)
+
+    def _store(self, k: int, scene: np.ndarray) -> None:
+        self._cache[k] = luminance_q16(scene)
+        self.stats.scenes_decoded += 1
+        self.stats.decoded_indices.append(k)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
+
+    def _decode_or_none(self, k: int) -> np.ndarray | None:
+        """Scene k decoded, or None (and recorded for concealment) when it does not decode."""
+        try:
+            return self._decode_batch([k])[0]
+        except SceneCorruptError as exc:
+            self.concealed[k] = (exc.problem, self._stand_in(k))
+            return None
+
+    def _stand_in(self, k: int) -> int:
+        """The nearest scene to k that decodes, searching k-1, k+1, k-2, k+2, …"""
+        for d in range(1, self.num_scenes):
+            for j in (k - d, k + d):
+                if 0 <= j < self.num_scenes and j not in self.concealed:
+                    if j in self._cache:
+                        return j
+                    try:
+                        self._store(j, self._decode_batch([j])[0])
+                        return j
+                    except SceneCorruptError:
+                        continue
+        raise SceneCorruptError(f"scene {k} does not decode and no other scene does either",
+                                self.path, scene=k)
 
     def _luma(self, k: int) -> np.ndarray:
+        if k in self.concealed:
+            k = self.concealed[k][1]
         if k not in self._cache:
             self._decode([k])
+            if k in self.concealed:
+                return self._luma(k)
         self._cache.move_to_end(k)
         return self._cache[k]
 
@@ -319,11 +364,15 @@ def _codec_for(header, path: str, device: str) -> SceneCodec:
     return codec
 
 
-def open(path: str | os.PathLike, device: str = "cpu", batch_size: int = 4) -> Clip:  # noqa: A001
-    """Open a .spkc file: reads header and index only; scenes decode on demand."""
+def open(path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,  # noqa: A001
+         conceal: bool = False) -> Clip:
+    """Open a .spkc file: reads header and index only; scenes decode on demand.
+
+    ``conceal``: stand the nearest decodable scene in for scenes that do not decode (see
+    :class:`Clip`) instead of raising :class:`~spkc.errors.SceneCorruptError`."""
     p = Path(path)
     if not p.exists():
         raise InputError("no such file", p)
     if p.is_dir():
         raise InputError("is a directory, not a .spkc file", p)
-    return Clip(p, device=device, batch_size=batch_size)
+    return Clip(p, device=device, batch_size=batch_size, conceal=conceal)

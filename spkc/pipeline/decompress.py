@@ -39,14 +39,16 @@ def unfinished_message(clip) -> str:
 def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                scenes_dir: str | os.PathLike | None = None, device: str = "cpu",
                batch_size: int = 4, progress: bool = False,
-               allow_unfinished: bool = False) -> dict:
+               allow_unfinished: bool = False, conceal: bool = False) -> dict:
     """Decode ``src`` to spikes at ``dst`` (format from its suffix) and/or scene PNGs.
 
     Output is streamed one scene segment at a time (memory bounded by a few scenes) into a
     hidden partial file renamed into place only when complete. An unfinished ``src`` (its
     writer did not close it) raises :class:`~spkc.errors.UnfinishedFileError` — the output
     would silently be shorter than the recording — unless ``allow_unfinished`` (then the
-    intact scenes are decoded and the result's ``complete`` is False).
+    intact scenes are decoded and the result's ``complete`` is False). ``conceal``: scenes
+    that do not decode are replaced by the nearest that does (:class:`~spkc.pipeline.clip.Clip`)
+    instead of failing; the result's ``concealed`` maps them to (why, stand-in scene).
     """
     from spkc.io import open_spike_writer
 
@@ -56,7 +58,7 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     if dst_p is not None and dst_p.suffix.lower() not in SPIKE_SUFFIXES:
         raise OutputError(f"unknown output format {dst_p.suffix!r}; use one of "
                           f"{', '.join(SPIKE_SUFFIXES)}", dst_p)
-    with open_clip(src, device=device, batch_size=batch_size) as clip:
+    with open_clip(src, device=device, batch_size=batch_size, conceal=conceal) as clip:
         T, H, W = clip.shape
         if not clip.complete and not allow_unfinished:
             raise UnfinishedFileError(unfinished_message(clip), src)
@@ -74,14 +76,13 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                 for k in range(clip.num_scenes):
                     write_scene_png(sd / f"scene_{k:06d}.png", clip.scene(k))
             if tmp is not None:
-                writer = open_spike_writer(tmp, H, W, num_frames=T)
-                try:
+                # the context manager keeps a decoding error from being masked by the
+                # writer's complaint that fewer frames than declared arrived
+                with open_spike_writer(tmp, H, W, num_frames=T) as writer:
                     for block in clip.iter_spikes():
                         writer.write(block)
                         if bar is not None:
                             bar.update(len(block))
-                finally:
-                    writer.close()
                 os.replace(tmp, dst_p)
         except SpkcError:
             if tmp is not None:
@@ -99,6 +100,6 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
             if bar is not None:
                 bar.close()
         return {"frames": T, "height": H, "width": W, "scenes": clip.num_scenes,
-                "complete": clip.complete,
+                "complete": clip.complete, "concealed": dict(clip.concealed),
                 "output": str(dst_p) if dst_p else None,
                 "scenes_dir": str(scenes_dir) if scenes_dir else None}
