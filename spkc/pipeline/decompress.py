@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from spkc.errors import InputError, OutputError, SpkcError, UnfinishedFileError
+from spkc.pipeline.clip import Clip
 from spkc.pipeline.clip import open as open_clip
 
 SPIKE_SUFFIXES = (".dat", ".npy", ".h5", ".hdf5")
@@ -26,7 +27,7 @@ def write_scene_png(path: Path, scene: np.ndarray) -> None:
     Image.fromarray(q).save(path)  # uint16 -> 16-bit gray PNG
 
 
-def unfinished_message(clip) -> str:
+def unfinished_message(clip: Clip) -> str:
     """What an unfinished file still holds, and what to do with it (one line)."""
     T = clip.shape[0]
     src_frames = clip.metadata.get("source_frames")
