@@ -55,3 +55,43 @@ def test_nonsense_header_fields_raise_only_spkc_errors(tmp_path_factory, valid, 
             assert out.shape == (24, 16, 16)
     except spkc.SpkcError:
         pass
+
+
+@pytest.fixture(scope="module")
+def six_scenes(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("conceal")
+    rng = np.random.default_rng(1)
+    src = tmp / "s.npy"
+    write_npy(src, rng.random((48, 16, 16)) < 0.3)
+    dst = tmp / "v.spkc"
+    spkc.compress(src, dst, codec="raw", frames_per_scene=8, reconstructor="tfp", radius=2)
+    with SpkcReader(dst) as r:
+        return r.header, [r.scene_payloads(k) for k in range(r.num_scenes)]
+
+
+@settings(max_examples=40, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(damaged=st.sets(st.integers(0, 5), min_size=1, max_size=5),
+       batch=st.integers(1, 4), span=st.tuples(st.integers(0, 47), st.integers(1, 48)))
+def test_concealment_follows_the_spec_rule_for_any_access(tmp_path_factory, six_scenes,
+                                                          damaged, batch, span):
+    """Scenes whose payloads the codec rejects are concealed by the nearest decodable one
+    (k-1, k+1, k-2, ...), and a full decode, any batch size and random access agree."""
+    header, payloads = six_scenes
+    path = tmp_path_factory.mktemp("c") / "x.spkc"
+    with SpkcWriter(path, header) as w:
+        for k, p in enumerate(payloads):
+            w.add_scene({n: b"\x07not a payload" for n in p} if k in damaged else p, 8)
+    order = lambda k: [j for d in range(1, 6) for j in (k - d, k + d) if 0 <= j < 6]  # noqa: E731
+    expected = {k: next(j for j in order(k) if j not in damaged) for k in damaged}
+    with spkc.open(path, conceal=True, batch_size=batch) as clip:
+        full = clip.spikes()
+        assert {k: j for k, (_, j) in clip.concealed.items()} == expected
+        for k, j in expected.items():
+            assert np.array_equal(clip.scene(k), clip.scene(j))
+    start, stop = min(span), max(span)
+    if start < stop:
+        with spkc.open(path, conceal=True, batch_size=1) as clip:
+            assert np.array_equal(clip.spikes(start, stop), full[start:stop])
+    with pytest.raises(spkc.SceneCorruptError), spkc.open(path) as clip:
+        clip.spikes()
