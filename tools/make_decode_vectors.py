@@ -41,7 +41,11 @@ VECTORS = {
     "learned-v6": ("learned", 2, 16, None, "linear", "soft"),
     "baseline-v3": ("baseline", 1, 16, None, "linear", "soft"),
     "baseline-v4": ("baseline", 1, 16, None, "linear", "soft"),
+    # scene 1 damaged and repaired into a lost placeholder: pins concealment (spec section 7)
+    "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
 }
+#: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
+LOST_SCENE = {"raw-concealed": 1}
 
 
 def source_spikes() -> np.ndarray:
@@ -50,14 +54,35 @@ def source_spikes() -> np.ndarray:
     return integrate_and_fire(lum, gain=0.4, init="random", seed=7)
 
 
-def digests(path: Path) -> dict:
-    with spkc.open(path) as clip:
+def digests(path: Path, conceal: bool = False) -> dict:
+    """Hashes of every decoded scene and of the spikes (with ``conceal``: also which scene
+    stood in for which)."""
+    with spkc.open(path, conceal=conceal) as clip:
+        spikes = clip.spikes()
         scenes = [hashlib.sha256(luminance_q16(clip.scene(k)).astype("<u2").tobytes()).hexdigest()
                   for k in range(clip.num_scenes)]
-        spikes = clip.spikes()
-        return {"shape": list(clip.shape), "scenes_sha256": scenes,
-                "spikes_sha256": hashlib.sha256(np.packbits(spikes).tobytes()).hexdigest(),
-                "spike_count": int(spikes.sum())}
+        out = {"shape": list(clip.shape), "scenes_sha256": scenes,
+               "spikes_sha256": hashlib.sha256(np.packbits(spikes).tobytes()).hexdigest(),
+               "spike_count": int(spikes.sum())}
+        if conceal:
+            out["concealed"] = {str(k): j for k, (_, j) in sorted(clip.concealed.items())}
+        return out
+
+
+def lose_scene(path: Path, k: int) -> None:
+    """Flip a bit inside scene k's chunk, then repair in place: k becomes a lost placeholder."""
+    from spkc.container import SpkcReader, repair
+
+    with SpkcReader(path) as r:
+        at = int(r._offsets[k]) + int(r._sizes[k]) // 2
+    data = bytearray(path.read_bytes())
+    data[at] ^= 0x10
+    damaged = path.with_name(path.stem + ".damaged.spkc")
+    damaged.write_bytes(bytes(data))
+    try:
+        repair(damaged, path)
+    finally:
+        damaged.unlink()
 
 
 def main() -> None:
@@ -83,7 +108,10 @@ def main() -> None:
             dst = args.out / f"{name}.spkc"
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,
                           reconstructor=recon, interpolation=interp, reset=reset, seed=11)
-            manifest["vectors"][name] = {"file": dst.name, "codec": codec, **digests(dst)}
+            if name in LOST_SCENE:
+                lose_scene(dst, LOST_SCENE[name])
+            manifest["vectors"][name] = {"file": dst.name, "codec": codec,
+                                         **digests(dst, conceal=name in LOST_SCENE)}
             print(f"{dst.name}: {dst.stat().st_size} bytes")
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
 
