@@ -87,6 +87,7 @@ def test_decompress_names_the_damaged_scene_and_leaves_nothing(tmp_path):
     r = CliRunner().invoke(cli, ["decompress", str(bad), "-o", str(out), "--quiet"])
     # the decoding error, not the writer's "fewer frames than declared" that followed it
     assert r.exit_code == 1 and "scene 2 is damaged" in r.output, r.output
+    assert "--conceal decodes the rest" in r.output and len(r.output.strip().splitlines()) == 1
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
 
 

@@ -80,10 +80,17 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    "or lost before a repair) instead of failing; lists them.")
 def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, conceal):
     """Decode a .spkc file to spikes (and optionally scene PNGs)."""
+    from spkc.errors import SceneCorruptError
     from spkc.pipeline import decompress
 
-    info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet,
-                      allow_unfinished=allow_unfinished, conceal=conceal)
+    try:
+        info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet,
+                          allow_unfinished=allow_unfinished, conceal=conceal)
+    except SceneCorruptError as exc:
+        if conceal:  # nothing decodes: no hint would help
+            raise
+        raise SceneCorruptError(f"{exc.problem}; --conceal decodes the rest, the nearest intact "
+                                "scene standing in", exc.path, scene=exc.scene) from exc
     if not info["complete"]:
         click.echo(f"{src}: warning: unfinished file; decoded its intact scenes only", err=True)
     for _, (why, j) in sorted(info["concealed"].items()):
