@@ -22,16 +22,20 @@ JSONISH = st.recursive(
     max_leaves=6)
 
 
-@pytest.fixture(scope="module")
-def valid(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("hostile")
-    rng = np.random.default_rng(0)
+def _raw_clip(tmp, frames: int, seed: int):
+    """Header and scene payloads of a raw-codec clip of ``frames`` 16x16 frames, 8 per scene."""
+    rng = np.random.default_rng(seed)
     src = tmp / "s.npy"
-    write_npy(src, rng.random((24, 16, 16)) < 0.3)
+    write_npy(src, rng.random((frames, 16, 16)) < 0.3)
     dst = tmp / "v.spkc"
     spkc.compress(src, dst, codec="raw", frames_per_scene=8, reconstructor="tfp", radius=2)
     with SpkcReader(dst) as r:
         return r.header, [r.scene_payloads(k) for k in range(r.num_scenes)]
+
+
+@pytest.fixture(scope="module")
+def valid(tmp_path_factory):
+    return _raw_clip(tmp_path_factory.mktemp("hostile"), 24, 0)
 
 
 @settings(max_examples=200, deadline=None,
@@ -59,14 +63,7 @@ def test_nonsense_header_fields_raise_only_spkc_errors(tmp_path_factory, valid, 
 
 @pytest.fixture(scope="module")
 def six_scenes(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("conceal")
-    rng = np.random.default_rng(1)
-    src = tmp / "s.npy"
-    write_npy(src, rng.random((48, 16, 16)) < 0.3)
-    dst = tmp / "v.spkc"
-    spkc.compress(src, dst, codec="raw", frames_per_scene=8, reconstructor="tfp", radius=2)
-    with SpkcReader(dst) as r:
-        return r.header, [r.scene_payloads(k) for k in range(r.num_scenes)]
+    return _raw_clip(tmp_path_factory.mktemp("conceal"), 48, 1)
 
 
 @settings(max_examples=40, deadline=None,
