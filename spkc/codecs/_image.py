@@ -56,7 +56,7 @@ def quality_setting(codec: str, options: Mapping[str, Any], key: str,
     :func:`option_number` and ``bounds``), else ``table[quality]``."""
     if key in options:
         return option_number(codec, options, key, None, **bounds)
-    if quality in table:
+    if quality is not None and quality in table:
         return table[quality]
     raise InputError(f"{codec}: quality must be one of {list(table)}, got {quality}")
 

@@ -19,11 +19,14 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
 Payloads = dict[str, bytes]
+
+
+_C = TypeVar("_C", bound="SceneCodec")
 
 
 @dataclass
@@ -35,8 +38,8 @@ class EncodeContext:
     ask for them (see :attr:`SceneCodec.wants_spike_context`).
     """
 
-    spikes_before: Sequence[np.ndarray] | None = None
-    spikes_after: Sequence[np.ndarray] | None = None
+    spikes_before: Sequence[np.ndarray] | np.ndarray | None = None
+    spikes_after: Sequence[np.ndarray] | np.ndarray | None = None
     device: str = "cpu"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -69,7 +72,7 @@ class SceneCodec(ABC):
         return {"quality": self.quality, **self.options}
 
     @classmethod
-    def from_config(cls, config: Mapping[str, Any], device: str = "cpu") -> SceneCodec:
+    def from_config(cls: type[_C], config: Mapping[str, Any], device: str = "cpu") -> _C:
         cfg = dict(config)
         return cls(quality=cfg.pop("quality", None), device=device, **cfg)
 

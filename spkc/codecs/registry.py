@@ -9,7 +9,7 @@ Another package adds a codec by declaring, in its own pyproject::
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 
 from spkc.codecs.base import SceneCodec
 from spkc.errors import CodecUnavailableError, CorruptFileError, SpkcError, UnknownCodecError
@@ -35,7 +35,7 @@ class CodecInfo:
     version: str = ""
 
 
-def _entry_points() -> dict[str, object]:
+def _entry_points() -> dict[str, EntryPoint]:
     return {ep.name: ep for ep in entry_points(group=GROUP)}
 
 

@@ -163,6 +163,7 @@ class SpkcReader:
 
     # -- open --------------------------------------------------------------------------------
     def _open(self) -> None:
+        assert self._fd is not None  # called once, right after the file is opened
         try:
             self.file_size = os.fstat(self._fd).st_size
         except OSError as exc:  # pragma: no cover

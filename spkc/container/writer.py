@@ -114,7 +114,7 @@ class SpkcWriter:
         self._flush()
 
     # -- low level ---------------------------------------------------------------------------
-    def _write(self, data: bytes | memoryview) -> None:
+    def _write(self, data: bytes | bytearray | memoryview) -> None:
         try:
             self._f.write(data)
         except OSError as exc:

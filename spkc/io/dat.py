@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
@@ -134,7 +135,7 @@ class DatWriter(SpikeWriter):
         self.height, self.width = check_frame_shape(height, width, path, need_bytes=True)
         self.frames_written = 0
         try:
-            self._f = open(self.path, "wb")  # noqa: SIM115 - closed in close()
+            self._f: BinaryIO | None = open(self.path, "wb")  # noqa: SIM115 - closed in close()
         except OSError as exc:
             raise OutputError(f"cannot create: {exc.strerror or exc}", path) from exc
 

@@ -102,7 +102,7 @@ class NpyWriter(SpikeWriter):
         self.num_frames = int(num_frames)
         self.frames_written = 0
         try:
-            self._mm = np.lib.format.open_memmap(
+            self._mm: np.memmap | None = np.lib.format.open_memmap(
                 self.path, mode="w+", dtype=np.bool_,
                 shape=(self.num_frames, self.height, self.width))
         except (OSError, ValueError) as exc:

@@ -15,7 +15,7 @@ import numpy as np
 from spkc import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec
 from spkc.errors import InputError, OutputError, SpkcError
-from spkc.pipeline.layout import SceneLayout, iter_scene_batches
+from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.spikes.regenerate import RegenParams
 
 DEFAULT_FRAMES_PER_SCENE = 32
@@ -138,7 +138,7 @@ def compress(
             codec_identity={**scene_codec.identity(),
                             **{f"reconstructor_{k}": v for k, v in recon.identity().items()}},
         )
-        meta = {
+        meta: dict[str, Any] = {
             "source": Path(src).name,
             "source_frames": int(T),
             "capture_rate_hz": float(frame_rate),
@@ -155,7 +155,8 @@ def compress(
         payload_bytes = 0
         try:
             with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
-                batch, batch_rates = first, rates
+                batch: SceneBatch | None = first
+                batch_rates = rates
                 while batch is not None:
                     scenes = np.clip(batch_rates * (gain / full_scale), 0.0, 1.0)
                     ctx = EncodeContext(spikes_before=batch.before, spikes_after=batch.after,

@@ -84,6 +84,7 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                         writer.write(block)
                         if bar is not None:
                             bar.update(len(block))
+                assert dst_p is not None  # tmp exists only with an output file
                 os.replace(tmp, dst_p)
         except SpkcError:
             if tmp is not None:
