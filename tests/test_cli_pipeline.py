@@ -65,17 +65,18 @@ def test_decompress_refuses_an_unfinished_file_unless_asked(tmp_path):
     assert spkc.decompress(full, out)["complete"]
 
 
-def _damaged(tmp_path, scene=2):
-    """A raw-codec clip (40 frames, 5 scenes) and a copy with one bit flipped in ``scene``."""
+def _damaged(tmp_path, scenes=(2,)):
+    """A raw-codec clip (40 frames, 5 scenes) and a copy with one bit flipped in each of
+    ``scenes``."""
     from spkc.container import SpkcReader
 
     src, full = _dat(tmp_path), tmp_path / "c.spkc"
     CliRunner().invoke(cli, ["compress", str(src), "-o", str(full), "--codec", "raw",
                              "--height", "16", "--width", "16", "-S", "8", "--quiet"])
-    with SpkcReader(full) as r:
-        at = int(r._offsets[scene]) + int(r._sizes[scene]) // 2
     data = bytearray(full.read_bytes())
-    data[at] ^= 0x10
+    with SpkcReader(full) as r:
+        for k in scenes:
+            data[int(r._offsets[k]) + int(r._sizes[k]) // 2] ^= 0x10
     bad = tmp_path / "bad.spkc"
     bad.write_bytes(bytes(data))
     return full, bad
@@ -116,17 +117,11 @@ def test_conceal_stands_the_nearest_scene_in_for_a_damaged_one(tmp_path):
 
 def test_conceal_fails_when_no_scene_decodes(tmp_path):
     import spkc
-    from spkc.container import SpkcReader
 
-    full = _damaged(tmp_path)[0]
-    data = bytearray(full.read_bytes())
-    with SpkcReader(full) as r:
-        for k in range(r.num_scenes):
-            data[int(r._offsets[k]) + int(r._sizes[k]) // 2] ^= 0x10
-    bad = tmp_path / "all.spkc"
-    bad.write_bytes(bytes(data))
+    bad = _damaged(tmp_path, scenes=range(5))[1]
     with pytest.raises(spkc.SceneCorruptError, match="no other scene"):
         spkc.open(bad, conceal=True).spikes()
+
 
 def test_codecs_lists_reasons():
     r = CliRunner().invoke(cli, ["codecs"])

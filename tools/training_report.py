@@ -194,16 +194,13 @@ def describe_weights(codec: str, options: dict[str, Any], qualities: list[int]) 
     ``learned-bisoam-broad-q{1,2,3,4}-v6 (refine 100)``: the report names what it measured."""
     from spkc.codecs import get_codec
 
-    names = [get_codec(codec, quality=q, **options).weights_name for q in qualities]
-    refine = get_codec(codec, quality=qualities[0], **options).get_config().get("refine")
-    stem = names[0].split(".", 1)[0]
+    codecs = [get_codec(codec, quality=q, **options) for q in qualities]
+    stems = [c.weights_name.split(".", 1)[0] for c in codecs]
     q0 = f"-q{qualities[0]}-"
-    if all(n.split(".", 1)[0] == stem.replace(q0, f"-q{q}-")
-           for n, q in zip(names, qualities, strict=True)):
-        stem = stem.replace(q0, "-q{" + ",".join(map(str, qualities)) + "}-")
-    else:
-        stem = ", ".join(n.split(".", 1)[0] for n in names)
-    return stem + ("" if refine is None else f" (refine {refine})")
+    if stems == [stems[0].replace(q0, f"-q{q}-") for q in qualities]:
+        stems = [stems[0].replace(q0, "-q{" + ",".join(map(str, qualities)) + "}-")]
+    refine = codecs[0].get_config().get("refine")
+    return ", ".join(stems) + ("" if refine is None else f" (refine {refine})")
 
 
 def describe_recon() -> str:
