@@ -104,3 +104,94 @@ class SceneCodec(ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.get_config()!r})"
+
+
+#: largest group of scenes (key scene + predicted scenes) a file may declare
+MAX_GROUP_LENGTH = 65535
+
+
+class InterSceneCodec(SceneCodec):
+    """A scene codec that may predict a scene from earlier decoded scenes of its *group*.
+
+    Scenes are coded in groups of ``group_length`` (option ``gop``, default
+    :attr:`default_gop`): the first scene of a group (the *key scene*) decodes alone, scene
+    ``j`` of a group may use the decoded scenes ``0..j-1`` of the same group and nothing
+    else. The codec still emits one payload set per scene, so the container, repair and
+    concealment see scenes as before. Intra-only plugins keep subclassing
+    :class:`SceneCodec`; ``gop=1`` makes every scene a key scene (all-intra).
+
+    Contract (beside :class:`SceneCodec`'s):
+
+    * :meth:`encode_group` gets one group (``1 <= n <= group_length`` scenes, the first the
+      key scene); :meth:`decode_group` gets the payload sets of a group *prefix* (key scene
+      first) and returns exactly the scenes a decode of the whole group gives for them, bit
+      for bit (decoding scene j never depends on payloads after j).
+    * On a payload that does not decode, :meth:`decode_group` raises
+      :class:`spkc.SceneCorruptError` whose ``scene`` is the index *within the group* of the
+      first scene that fails (or None when it cannot tell); scenes after it are lost with it.
+    """
+
+    default_gop: ClassVar[int] = 1
+
+    def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
+        super().__init__(quality, device, **options)
+        gop = options.get("gop", self.default_gop)
+        if isinstance(gop, bool) or not isinstance(gop, (int, np.integer)) \
+                or not 1 <= gop <= MAX_GROUP_LENGTH:
+            from spkc.errors import InputError
+
+            raise InputError(f"codec {self.name!r}: gop (scenes per group) must be an integer "
+                             f"in 1..{MAX_GROUP_LENGTH}, got {gop!r}")
+        self._gop = int(gop)
+        # all-intra configs stay as they were before groups existed (same header bytes)
+        if self._gop == 1:
+            self.options.pop("gop", None)
+        else:
+            self.options["gop"] = self._gop
+
+    @classmethod
+    def from_config(cls: type[_C], config: Mapping[str, Any], device: str = "cpu") -> _C:
+        """Rebuild from a stored config; a config without ``gop`` is all-intra (gop 1)."""
+        cfg = dict(config)
+        cfg.setdefault("gop", 1)
+        return cls(quality=cfg.pop("quality", None), device=device, **cfg)
+
+    @property
+    def group_length(self) -> int:
+        """Scenes per group (key scene included); 1 = all-intra."""
+        return self._gop
+
+    @abstractmethod
+    def encode_group(self, scenes: np.ndarray,
+                     context: EncodeContext | None = None) -> list[Payloads]:
+        """Code one group: scenes (n, H, W) float32 in [0, 1], key scene first -> n payload sets."""
+
+    @abstractmethod
+    def decode_group(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
+        """Payload sets of a group prefix (key scene first) -> scenes (n, H, W) float32."""
+
+    def _groups(self, n: int) -> list[slice]:
+        g = self.group_length
+        return [slice(i, min(i + g, n)) for i in range(0, n, g)]
+
+    def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
+        """Code scenes (N, H, W) as consecutive groups, the first scene a key scene."""
+        out: list[Payloads] = []
+        for sl in self._groups(len(scenes)):
+            sub = None
+            if context is not None:
+                sub = EncodeContext(
+                    spikes_before=None if context.spikes_before is None
+                    else context.spikes_before[sl],
+                    spikes_after=None if context.spikes_after is None
+                    else context.spikes_after[sl],
+                    device=context.device, extra=context.extra)
+            out.extend(self.encode_group(scenes[sl], sub))
+        return out
+
+    def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
+        """Decode payload sets of consecutive groups, the first one a key scene's."""
+        parts = [self.decode_group(payloads[sl], shape) for sl in self._groups(len(payloads))]
+        if not parts:
+            return np.empty((0, *shape), np.float32)
+        return np.concatenate(parts)

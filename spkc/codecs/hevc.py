@@ -1,7 +1,12 @@
-"""``hevc``: HEVC intra coding of each scene through PyAV's libx265, decoded by FFmpeg's hevc.
+"""``hevc``: HEVC coding of scenes through PyAV's libx265, decoded by FFmpeg's hevc.
 
-Each scene is its own one-frame HEVC stream (Annex B: VPS, SPS, PPS, one IDR slice), so every
-payload decodes alone: random access touches only the scenes it needs. Payload
+With ``gop=1`` (all-intra) each scene is its own one-frame HEVC stream (Annex B: VPS, SPS,
+PPS, one IDR slice), so every payload decodes alone: random access touches only the scenes it
+needs. With ``gop=G > 1`` scenes are coded in groups of G: one low-delay HEVC stream per
+group (an IDR key scene with the parameter sets, then P pictures, no B pictures, no scene-cut
+key pictures), split into one packet per scene (see :mod:`spkc.codecs._video`); scene j of a
+group decodes from the packets 0..j of its group. Inter files carry bitstream version "2"
+so an install that only knows intra hevc refuses them by name. Payload
 ``{"img": CRC-32C (4 bytes LE) + stream}``: FFmpeg conceals truncated slices silently, the
 checksum makes damage an error. Gray 4:0:0 at 8 bits (``gray``) or 10 bits (``gray10le``);
 scenes are edge-padded to a multiple of 8 (and at least 16, x265's minimum) and
@@ -16,7 +21,8 @@ QP       44  40  36  32  28  24  20  16
 =======  ==  ==  ==  ==  ==  ==  ==  ==
 
 Options: ``bit_depth`` 8 | 10 (default 10), ``qp`` (0..51, overrides the table), ``preset``
-(x265 preset, default "medium"), ``tune`` (default "psnr": disables psycho-visual tools that
+(x265 preset, default "medium"), ``gop`` (scenes per group, default 1 = all-intra),
+``tune`` (default "psnr": disables psycho-visual tools that
 trade PSNR for texture, since regenerated spikes follow the decoded luminance, not its look).
 
 Decoding uses one thread; HEVC decoding is bit-exact by specification anyway.
@@ -48,8 +54,9 @@ from spkc.codecs._image import (
     to_uint,
     unseal,
 )
-from spkc.codecs.base import EncodeContext, Payloads, SceneCodec
-from spkc.errors import CodecUnavailableError
+from spkc.codecs._video import decode_packets, encode_frames, unseal_group
+from spkc.codecs.base import EncodeContext, InterSceneCodec, Payloads
+from spkc.errors import CodecUnavailableError, SceneCorruptError
 
 QP_FOR_QUALITY = {1: 44, 2: 40, 3: 36, 4: 32, 5: 28, 6: 24, 7: 20, 8: 16}
 _PIX_FMT = {8: "gray", 10: "gray10le"}
@@ -60,8 +67,8 @@ _BLOCK = 8
 _MIN_SIZE = 16  # libx265 refuses pictures smaller than 16 px in either dimension
 
 
-class HevcCodec(SceneCodec):
-    """HEVC (x265) all-intra coding of each scene, one independent stream per scene."""
+class HevcCodec(InterSceneCodec):
+    """HEVC (x265) coding: all-intra (``gop=1``) or low-delay P groups of ``gop`` scenes."""
 
     name: ClassVar[str] = "hevc"
     version: ClassVar[str] = "1"
@@ -75,6 +82,9 @@ class HevcCodec(SceneCodec):
                                        lo=0, hi=51, integer=True)
         self.preset: str = option_choice("hevc", options, "preset", _PRESETS, "medium")
         self.tune: str = option_choice("hevc", options, "tune", _TUNES, "psnr")
+        if self.group_length > 1:
+            # P scenes do not decode alone: a reader that only knows intra hevc must refuse
+            self.version = "2"
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
@@ -91,24 +101,30 @@ class HevcCodec(SceneCodec):
             return False, "this PyAV build's libx265 cannot code gray / gray10le"
         return True, ""
 
-    def _x265_params(self) -> str:
+    def _x265_params(self, keyint: int = 1) -> str:
         params = [
-            "log-level=none", f"qp={self.qp}", "keyint=1", "min-keyint=1", "bframes=0",
-            "info=0", "hash=0", "frame-threads=1", "repeat-headers=1",
+            "log-level=none", f"qp={self.qp}", f"keyint={keyint}", f"min-keyint={keyint}",
+            "bframes=0", "info=0", "hash=0", "frame-threads=1", "repeat-headers=1",
         ]
+        if keyint > 1:  # exactly one key picture per group, wherever the content cuts
+            params += ["scenecut=0", "open-gop=0"]
         return ":".join(params)
+
+    def _encoder(self, av: Any, h: int, w: int, keyint: int = 1) -> Any:
+        ctx = av.CodecContext.create("libx265", "w")
+        ctx.width, ctx.height, ctx.pix_fmt = w, h, _PIX_FMT[self.bit_depth]
+        ctx.time_base = fractions.Fraction(1, 1)
+        opts = {"preset": self.preset, "x265-params": self._x265_params(keyint)}
+        if self.tune != "none":
+            opts["tune"] = self.tune
+        ctx.options = opts
+        return ctx
 
     def _encode_one(self, av: Any, plane: np.ndarray) -> bytes:
         plane = pad_plane(plane, _BLOCK, _MIN_SIZE)
         h, w = plane.shape
         fmt = _PIX_FMT[self.bit_depth]
-        ctx = av.CodecContext.create("libx265", "w")
-        ctx.width, ctx.height, ctx.pix_fmt = w, h, fmt
-        ctx.time_base = fractions.Fraction(1, 1)
-        opts = {"preset": self.preset, "x265-params": self._x265_params()}
-        if self.tune != "none":
-            opts["tune"] = self.tune
-        ctx.options = opts
+        ctx = self._encoder(av, h, w)
         frame = av.VideoFrame.from_ndarray(plane, format=fmt)
         frame.pts = 0
         try:
@@ -121,12 +137,48 @@ class HevcCodec(SceneCodec):
             raise CodecUnavailableError("hevc: libx265 produced no bitstream")
         return data
 
-    def encode(self, scenes: np.ndarray, context: EncodeContext | None = None) -> list[Payloads]:
-        """Scenes (N, H, W) float32 in [0, 1] -> N payload sets ``{"img": HEVC Annex B}``."""
+    def encode_group(self, scenes: np.ndarray,
+                     context: EncodeContext | None = None) -> list[Payloads]:
+        """One group (n, H, W) float32 in [0, 1] -> n payload sets ``{"img": HEVC packet}``."""
         arr = check_scenes(scenes, self.name)
         av = require_module("av", "hevc")
         planes = to_uint(arr, self.bit_depth)
-        return [{"img": seal(self._encode_one(av, plane))} for plane in planes]
+        if self.group_length == 1:
+            return [{"img": seal(self._encode_one(av, plane))} for plane in planes]
+        padded = [pad_plane(p, _BLOCK, _MIN_SIZE) for p in planes]
+        h, w = padded[0].shape
+        ctx = self._encoder(av, h, w, keyint=self.group_length)
+        frames = []
+        for i, plane in enumerate(padded):
+            frame = av.VideoFrame.from_ndarray(plane, format=_PIX_FMT[self.bit_depth])
+            frame.pts = i
+            frames.append(frame)
+        return [{"img": seal(p)} for p in encode_frames(ctx, frames, self.name)]
+
+    def _read(self, frame: Any) -> np.ndarray:
+        expected = _PIX_FMT[self.bit_depth]
+        if frame.format.name != expected:
+            raise corrupt(self.name, f"decoded picture is {frame.format.name}, "
+                                     f"expected {expected}")
+        return frame.to_ndarray()
+
+    def decode_group(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
+        """Payload sets of a group prefix -> scenes (n, H, W) float32 in [0, 1]."""
+        if self.group_length == 1:
+            return self.decode(payloads, shape)
+        h, w = check_shape(shape, self.name)
+        av = require_module("av", "hevc")
+        packets = unseal_group(payloads, self.name)
+        planes = decode_packets(av, "hevc", packets, self.name, self._read)
+        out = np.empty((len(planes), h, w), np.float32)
+        for j, plane in enumerate(planes):
+            try:
+                out[j] = from_uint(check_plane(plane, (h, w), self.bit_depth, self.name),
+                                   self.bit_depth)
+            except SceneCorruptError as exc:
+                exc.scene = j
+                raise
+        return out
 
     def _decode_one(self, av: Any, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         ctx = av.CodecContext.create("hevc", "r")
@@ -146,11 +198,17 @@ class HevcCodec(SceneCodec):
         return check_plane(plane, shape, self.bit_depth, self.name)
 
     def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
-        """N payload sets -> scenes (N, H, W) float32 in [0, 1]."""
+        """N payload sets (consecutive groups) -> scenes (N, H, W) float32 in [0, 1]."""
+        if self.group_length > 1:
+            return super().decode(payloads, shape)
         h, w = check_shape(shape, self.name)
         av = require_module("av", "hevc")
         out = np.empty((len(payloads), h, w), np.float32)
         for i, payload in enumerate(payloads):
-            data = unseal(get_payload(payload, "img", self.name), self.name)
-            out[i] = from_uint(self._decode_one(av, data, (h, w)), self.bit_depth)
+            try:
+                data = unseal(get_payload(payload, "img", self.name), self.name)
+                out[i] = from_uint(self._decode_one(av, data, (h, w)), self.bit_depth)
+            except SceneCorruptError as exc:
+                exc.scene = i  # the first scene (of a group or batch) that fails
+                raise
         return out

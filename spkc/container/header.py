@@ -14,6 +14,7 @@ from spkc.errors import InputError
 MAX_DIM = 65535
 MAX_FRAMES_PER_SCENE = (1 << 31) - 1
 MAX_NAME_BYTES = 255
+MAX_GROUP_LENGTH = 65535
 
 MetaValue = str | int | float | bool
 
@@ -45,13 +46,29 @@ class Header:
     reconstructor_config: dict[str, Any] = field(default_factory=dict)
     regen: dict[str, Any] = field(default_factory=dict)
     codec_identity: dict[str, str] = field(default_factory=dict)
+    #: scenes per group (format 1.1): scene k is a key scene when k % group_length == 0 and
+    #: may be predicted from the earlier scenes of its group; 1 = every scene decodes alone
+    group_length: int = 1
 
     def __post_init__(self) -> None:
         validate_header(self)
 
     def to_json(self) -> dict[str, Any]:
-        """The JSON object stored in the SPKH chunk."""
-        return asdict(self)
+        """The JSON object stored in the SPKH chunk (``group_length`` only when > 1, so
+        all-intra headers are the bytes of format 1.0)."""
+        obj = asdict(self)
+        if self.group_length == 1:
+            del obj["group_length"]
+        return obj
+
+    @property
+    def minor_version(self) -> int:
+        """The lowest format minor version this header needs: 1 with groups, else 0."""
+        return 1 if self.group_length > 1 else 0
+
+    def is_key_scene(self, k: int) -> bool:
+        """True when scene k starts a group (decodes without earlier scenes)."""
+        return k % self.group_length == 0
 
     @classmethod
     def from_json(cls, obj: Any) -> Header:
@@ -66,6 +83,8 @@ class Header:
             if name not in obj:
                 raise HeaderError(f"header lacks field {name!r}")
             kwargs[name] = obj[name]
+        if "group_length" in obj:  # format 1.1
+            kwargs["group_length"] = obj["group_length"]
         if isinstance(kwargs["frame_rate"], int) and not isinstance(kwargs["frame_rate"], bool):
             kwargs["frame_rate"] = float(kwargs["frame_rate"])
         try:
@@ -125,6 +144,9 @@ def validate_header(h: Header) -> None:
     if not _is_int(h.frames_per_scene) or not 1 <= h.frames_per_scene <= MAX_FRAMES_PER_SCENE:
         raise HeaderError(f"frames_per_scene must be an int in 1..{MAX_FRAMES_PER_SCENE}, "
                           f"got {h.frames_per_scene!r}")
+    if not _is_int(h.group_length) or not 1 <= h.group_length <= MAX_GROUP_LENGTH:
+        raise HeaderError(f"group_length must be an int in 1..{MAX_GROUP_LENGTH}, "
+                          f"got {h.group_length!r}")
     if not is_finite_number(h.frame_rate) or h.frame_rate < 0:
         raise HeaderError(f"frame_rate must be a finite number >= 0 (Hz), got {h.frame_rate!r}")
     _check_name(h.codec, "codec", allow_empty=False)

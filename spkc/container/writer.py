@@ -106,7 +106,7 @@ class SpkcWriter:
                               self.path) from None
         self._pos = 0
         self._last_end = 0
-        self._write(make_preamble())
+        self._write(make_preamble(minor=header.minor_version))
         assert self._pos == PREAMBLE_SIZE
         self._write(make_chunk(T_HEADER, encode_json_blob(header.to_json())))
         if meta:

@@ -13,6 +13,7 @@ import numpy as np
 
 from spkc.codecs import SceneCodec, codec_from_config
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
+from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.spikes.regenerate import (
     RegenParams,
     interpolated_luminance,
@@ -46,7 +47,7 @@ class ClipReport:
         return not self.bad_scenes and bool(getattr(self.container, "ok", True))
 
 
-class Clip:
+class Clip(GroupDecoding):
     """A .spkc file opened for decoding. Use :func:`spkc.open`.
 
     Decoding is exact: the same file gives the same spikes for a full decode, random access,
@@ -73,6 +74,9 @@ class Clip:
         try:
             h = self._reader.header
             self._codec: SceneCodec = _codec_for(h, self.path, device)
+            #: scenes per group (1: every scene decodes alone; see spkc.pipeline.groups)
+            self._group = int(h.group_length)
+            check_group_codec(self._group, self._codec, self.path)
             try:
                 self.regen = RegenParams.from_dict(dict(h.regen))
             except (KeyError, ValueError, TypeError, SpkcError) as exc:
@@ -86,7 +90,8 @@ class Clip:
             self._reader.close()
             raise
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_size = max(3, int(cache_scenes))
+        # a group decodes as a whole: hold it and the end of the one before (bounded by G)
+        self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2)
         self.stats = DecodeStats()
 
     # -- description -----------------------------------------------------------------------
@@ -162,6 +167,8 @@ class Clip:
                 self.path, scene=k) from exc
 
     def _decode(self, ks: list[int]) -> None:
+        if self._group > 1:
+            return self._decode_grouped(ks)
         todo = [k for k in ks if k not in self._cache and k not in self.concealed]
         for i in range(0, len(todo), self.batch_size):
             part = todo[i:i + self.batch_size]
@@ -198,6 +205,10 @@ class Clip:
                 if 0 <= j < self.num_scenes and j not in self.concealed:
                     if j in self._cache:
                         return j
+                    if self._group > 1:
+                        if self._try_decode_grouped(j):
+                            return j
+                        continue
                     try:
                         self._store(j, self._decode_batch([j])[0])
                         return j
@@ -325,7 +336,9 @@ class Clip:
         bad: dict[int, str] = {}
         for k, reason in report.damaged_scenes:
             bad[int(k)] = str(reason)
-        if decode:
+        if decode and self._group > 1:
+            bad.update(self._verify_groups(bad))
+        elif decode:
             for k in range(self.num_scenes):
                 if k in bad:
                     continue

@@ -14,7 +14,9 @@ import numpy as np
 
 from spkc import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec
+from spkc.codecs.base import InterSceneCodec
 from spkc.errors import InputError, OutputError, SpkcError
+from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.spikes.regenerate import RegenParams
 
@@ -137,7 +139,10 @@ def compress(
             regen=regen.to_dict(),
             codec_identity={**scene_codec.identity(),
                             **{f"reconstructor_{k}": v for k, v in recon.identity().items()}},
+            group_length=group_length_of(scene_codec),
         )
+        grouper = GroupEncoder(scene_codec) if isinstance(scene_codec, InterSceneCodec) \
+            and scene_codec.group_length > 1 else None
         meta: dict[str, Any] = {
             "source": Path(src).name,
             "source_frames": int(T),
@@ -161,12 +166,17 @@ def compress(
                     scenes = np.clip(batch_rates * (gain / full_scale), 0.0, 1.0)
                     ctx = EncodeContext(spikes_before=batch.before, spikes_after=batch.after,
                                         device=device)
-                    payload_sets = scene_codec.encode(scenes.astype(np.float32), ctx)
+                    counts = [layout.count(int(k)) for k in batch.scenes]
+                    if grouper is None:
+                        coded = zip(scene_codec.encode(scenes.astype(np.float32), ctx), counts,
+                                    strict=True)
+                    else:  # inter coding: whole groups at a time
+                        coded = grouper.add(scenes.astype(np.float32), counts, ctx)
                     done = 0
-                    for k, payloads in zip(batch.scenes, payload_sets, strict=True):
-                        writer.add_scene(payloads, layout.count(int(k)))
+                    for payloads, count in coded:
+                        writer.add_scene(payloads, count)
                         payload_bytes += sum(len(v) for v in payloads.values())
-                        done += layout.count(int(k))
+                        done += count
                     if bar is not None:
                         raw_bytes = (bar.n + done) * H * W / 8
                         bar.set_postfix(ratio=f"{raw_bytes / max(payload_bytes, 1):.0f}x",
@@ -175,6 +185,11 @@ def compress(
                     batch = next(batches, None)
                     if batch is not None:
                         batch_rates = recon.reconstruct(batch.windows)
+                for payloads, count in grouper.finish() if grouper is not None else ():
+                    writer.add_scene(payloads, count)
+                    payload_bytes += sum(len(v) for v in payloads.values())
+                    if bar is not None:
+                        bar.update(count)
         except SpkcError:
             raise
         except OSError as exc:
