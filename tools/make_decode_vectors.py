@@ -43,7 +43,11 @@ VECTORS = {
     "baseline-v4": ("baseline", 1, 16, None, "linear", "soft"),
     # scene 1 damaged and repaired into a lost placeholder: pins concealment (spec section 7)
     "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
+    # groups of 4 scenes: an HEVC key scene, then P scenes (format 1.1, spec section 5.3)
+    "hevc-inter": ("hevc", 4, 4, "tfp", "linear", "soft"),
 }
+#: codec options of the vectors that need them
+CODEC_OPTIONS = {"hevc-inter": {"gop": 4}}
 #: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
 LOST_SCENE = {"raw-concealed": 1}
 
@@ -107,7 +111,8 @@ def main() -> None:
                 continue
             dst = args.out / f"{name}.spkc"
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,
-                          reconstructor=recon, interpolation=interp, reset=reset, seed=11)
+                          reconstructor=recon, interpolation=interp, reset=reset, seed=11,
+                          codec_options=CODEC_OPTIONS.get(name))
             if name in LOST_SCENE:
                 lose_scene(dst, LOST_SCENE[name])
             manifest["vectors"][name] = {"file": dst.name, "codec": codec,
