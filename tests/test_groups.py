@@ -268,3 +268,17 @@ def test_hevc_versions_mark_inter_bitstreams():
     assert get_codec("hevc").version == "1"
     assert get_codec("hevc", gop=8).version == "2"
     assert json.dumps(get_codec("hevc").get_config()) == '{"quality": 4}'
+
+
+def test_eval_reports_group_length_and_split(tmp_path):
+    from spkc.eval.engine import evaluate_run
+
+    src = _source(tmp_path, 40)
+    row = evaluate_run(src, "delta-test", 1, frames_per_scene=4, reconstructor="tfp",
+                       radius=2, height=16, width=16, group_length=3)
+    assert row["group_length"] == 3
+    assert row["key_payload_bytes"] == 4 * 256 and row["inter_payload_bytes"] == 6 * 256
+    assert row["key_payload_bytes"] + row["inter_payload_bytes"] == row["payload_bytes"]
+    intra = evaluate_run(src, "raw", 3, frames_per_scene=4, reconstructor="tfp", radius=2,
+                         height=16, width=16, group_length=3)  # intra codecs ignore it
+    assert intra["group_length"] == 1 and intra["inter_payload_bytes"] == 0

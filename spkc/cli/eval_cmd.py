@@ -47,10 +47,14 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--device", default="cpu", show_default=True, help="torch device.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="spkc-eval",
               show_default=True, help="Directory for eval.json, eval.csv, bd.csv and plots.")
+@click.option("--gop", "group_length", type=click.IntRange(1, 65535), default=None,
+              help="Scenes per group for codecs with inter coding (hevc, av1); 1 = all-intra. "
+                   "Default: each codec's own.")
 @click.option("--plot", is_flag=True, help="Write RD plots (needs matplotlib).")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(clips, gt, gt_frame, codecs, qualities, frames_per_scene, reconstructor, radius,
-             affine, anchor, rate_window, downstream, height, width, device, out_dir, plot, quiet):
+             affine, anchor, rate_window, downstream, height, width, device, group_length, out_dir,
+             plot, quiet):
     """Evaluate codecs on spike CLIPS: bits, scene PSNR/SSIM, ISI/firing-rate PSNR, BD table."""
     from spkc.eval import evaluate, format_bd_table, format_table, write_outputs
     from spkc.eval.report import format_skipped
@@ -61,7 +65,8 @@ def eval_cmd(clips, gt, gt_frame, codecs, qualities, frames_per_scene, reconstru
                       reconstructor=reconstructor, radius=radius, affine=affine,
                       anchor=anchor or None, rate_window=rate_window, downstream=downstream,
                       height=height,
-                      width=width, device=device, progress=not quiet)
+                      width=width, device=device, progress=not quiet,
+                      group_length=group_length)
     written = write_outputs(report, out_dir, plot=plot)
     if report.rows:
         click.echo(format_table(report.rows))

@@ -51,6 +51,7 @@ ROW_FIELDS: tuple[str, ...] = (
     "scene_psnr_ref",
     "isi_psnr", "firing_rate_psnr", "rate_window", "downstream_reconstructor", "downstream_psnr",
     "encode_seconds", "decode_seconds",
+    "group_length", "key_payload_bytes", "inter_payload_bytes",
 )
 #: fields that are lists (JSON only; not in the CSV)
 LIST_FIELDS: tuple[str, ...] = ("bpp_scenes",)
@@ -216,7 +217,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
                  keep: str | os.PathLike | None = None,
                  raw_spikes: np.ndarray | None = None,
                  codec_options: Mapping[str, Any] | None = None,
-                 reconstructor_options: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                 reconstructor_options: Mapping[str, Any] | None = None,
+                 group_length: int | None = None) -> dict[str, Any]:
     """Compress ``src`` with ``codec`` at ``quality``, decode it and measure one result row.
 
     ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
@@ -226,7 +228,10 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     ``raw_spikes``: the source (T, H, W) bool if already loaded. ``keep``: path to keep the
     .spkc file at (default: a temporary file, deleted). ``codec_options``: passed to the
     codec (e.g. ``{"weights_version": 2}`` for the learned codec); ``reconstructor_options``
-    to the reconstructor (e.g. ``{"tta": 1}``).
+    to the reconstructor (e.g. ``{"tta": 1}``). ``group_length``: scenes per group for codecs
+    that code groups (option ``gop``; None = the codec's default); intra codecs ignore it.
+    The row records the file's group length and the payload bytes of key scenes and of
+    predicted scenes.
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
     from spkc.io import read_spikes
@@ -236,6 +241,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     from spkc.spikes.regenerate import interpolated_luminance, luminance_q16
 
     src = Path(src)
+    codec_options = _with_group_length(codec, codec_options, group_length)
     tmp = tempfile.mkdtemp(prefix="spkc-eval-", dir=workdir)
     try:
         dst = Path(keep) if keep is not None else Path(tmp) / f"{src.stem}.{codec}.q{quality}.spkc"
@@ -319,6 +325,7 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             "downstream_psnr": _finite_or_none(psnr(dn_scenes, dn_raw, peak=1.0)),
             "encode_seconds": float(res.seconds), "decode_seconds": float(decode_seconds),
             "bpp_scenes": [float(b * 8 / (H * W)) for b in scene_bytes],
+            **_group_split(int(header.group_length), scene_bytes),
         }
         return row
     finally:
@@ -334,6 +341,26 @@ def _check_gt(gt: np.ndarray, gt_frame: int, shape: tuple[int, int, int],
         raise InputError(f"--gt-frame {gt_frame} outside the clip's {T} frames", src)
 
 
+def _with_group_length(codec: str, options: Mapping[str, Any] | None,
+                       group_length: int | None) -> dict[str, Any] | None:
+    """``options`` plus ``gop=group_length`` when ``codec`` codes groups of scenes."""
+    if group_length is None:
+        return None if options is None else dict(options)
+    from spkc.codecs import get_codec_class
+    from spkc.codecs.base import InterSceneCodec
+
+    if not issubclass(get_codec_class(codec), InterSceneCodec):
+        return None if options is None else dict(options)
+    return {**dict(options or {}), "gop": int(group_length)}
+
+
+def _group_split(group_length: int, scene_bytes: Sequence[int]) -> dict[str, int]:
+    """Group length and payload bytes of key scenes / predicted scenes."""
+    key = sum(b for k, b in enumerate(scene_bytes) if k % group_length == 0)
+    return {"group_length": group_length, "key_payload_bytes": int(key),
+            "inter_payload_bytes": int(sum(scene_bytes) - key)}
+
+
 def _scene_payload_bytes(clip, num_scenes: int) -> list[int]:
     """Payload bytes of every scene (all named bitstreams together), from the container."""
     return [clip.scene_payload_bytes(k) for k in range(num_scenes)]
@@ -347,7 +374,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
              rate_window: int | None = None, downstream: str = "tfp", height: int = 250,
              width: int = 400, device: str = "cpu", progress: bool = False,
              on_row: Callable[[dict[str, Any]], None] | None = None,
-             codec_options: Mapping[str, Any] | None = None) -> EvalReport:
+             codec_options: Mapping[str, Any] | None = None,
+             group_length: int | None = None) -> EvalReport:
     """Evaluate every clip x codec x quality; returns rows, skipped runs and the BD table.
 
     ``gt``: a PNG (only with a single clip) or a directory of ``<clip stem>.png``.
@@ -372,7 +400,7 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
         "gt": None if gt is None else str(gt), "gt_frame": int(gt_frame),
         "frames_per_scene": int(frames_per_scene), "reconstructor": reconstructor,
         "radius": radius, "affine": affine, "anchor": anchor, "rate_window": rate_window,
-        "downstream": downstream,
+        "downstream": downstream, "group_length": group_length,
         "height": height, "width": width, "device": device,
     })
     bar = None
@@ -398,7 +426,8 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
                                        affine=affine, rate_window=rate_window,
                                        downstream=downstream, height=height,
                                        width=width, device=device, raw_spikes=raw,
-                                       codec_options=codec_options)
+                                       codec_options=codec_options,
+                                       group_length=group_length)
                 except (CodecUnavailableError, MissingWeightsError, UnknownCodecError) as exc:
                     # e.g. missing learned weights: reported, never dropped silently
                     report.skipped.append({"codec": codec, "quality": q, "clip": c.name,

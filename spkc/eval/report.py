@@ -37,6 +37,8 @@ CONVENTIONS = {
     "scene_psnr_ref": "dB, peak 1.0, pooled over all scenes vs the uncoded reference scenes",
     "bd_rate": "percent, negative = fewer bits than the anchor at equal quality",
     "bd_psnr": "dB, positive = better than the anchor at equal rate",
+    "group_length": "scenes per group (1 = all-intra; key scenes are k % group_length == 0)",
+    "key_payload_bytes": "payload bytes of key scenes; inter_payload_bytes: of predicted scenes",
 }
 
 _BD_FIELDS = ("clip", "codec", "anchor", "metric", "method", "points", "bd_rate", "bd_psnr", "note")
@@ -139,7 +141,8 @@ _TABLE_COLS = (
     ("ratio", "ratio", ".0f"), ("PSNR", "scene_psnr", ".2f"), ("SSIM", "scene_ssim", ".4f"),
     ("PSNR ref", "scene_psnr_ref", ".2f"),
     ("ISI-PSNR", "isi_psnr", ".2f"), ("FR-PSNR", "firing_rate_psnr", ".2f"),
-    ("down-PSNR", "downstream_psnr", ".2f"), ("enc s", "encode_seconds", ".2f"),
+    ("down-PSNR", "downstream_psnr", ".2f"), ("G", "group_length", None),
+    ("inter %", "inter_share", ".0f"), ("enc s", "encode_seconds", ".2f"),
     ("dec s", "decode_seconds", ".2f"),
 )
 
@@ -156,10 +159,18 @@ def _render(header: Sequence[str], body: Sequence[Sequence[str]], markdown: bool
     return "\n".join(lines)
 
 
+def _with_inter_share(row: dict[str, Any]) -> dict[str, Any]:
+    """The row plus ``inter_share``: percent of payload bytes in predicted scenes."""
+    key, inter = _num(row.get("key_payload_bytes")), _num(row.get("inter_payload_bytes"))
+    share = None if key is None or inter is None or key + inter <= 0 \
+        else 100.0 * inter / (key + inter)
+    return {**row, "inter_share": share}
+
+
 def format_table(rows: Sequence[dict[str, Any]], markdown: bool = False) -> str:
     """Result rows as an aligned text table (or a Markdown table)."""
     body = [[str(r.get(k)) if spec is None else _fmt(r.get(k), spec)
-             for _, k, spec in _TABLE_COLS] for r in rows]
+             for _, k, spec in _TABLE_COLS] for r in map(_with_inter_share, rows)]
     return _render([h for h, _, _ in _TABLE_COLS], body, markdown)
 
 
