@@ -282,3 +282,36 @@ def test_eval_reports_group_length_and_split(tmp_path):
     intra = evaluate_run(src, "raw", 3, frames_per_scene=4, reconstructor="tfp", radius=2,
                          height=16, width=16, group_length=3)  # intra codecs ignore it
     assert intra["group_length"] == 1 and intra["inter_payload_bytes"] == 0
+
+
+def test_compress_group_length_default_and_checks(tmp_path):
+    from spkc.pipeline.compress import DEFAULT_GROUP_LENGTH, with_group_length
+
+    assert with_group_length("hevc", None, None)["gop"] == DEFAULT_GROUP_LENGTH
+    assert with_group_length("hevc", {"gop": 5}, None)["gop"] == 5
+    assert with_group_length("hevc", {"gop": 5}, 1)["gop"] == 1
+    assert with_group_length("delta-test", None, None)["gop"] == 4  # the codec's own default
+    assert "gop" not in with_group_length("raw", None, None)
+    assert "gop" not in with_group_length("raw", None, 1)
+    with pytest.raises(InputError, match="no inter coding"):
+        with_group_length("raw", None, 4)
+    with pytest.raises(InputError, match="group length"):
+        with_group_length("hevc", None, 0)
+
+
+def test_cli_compress_gop(tmp_path):
+    from click.testing import CliRunner
+
+    from spkc.cli.main import cli
+
+    src = _source(tmp_path, 40)
+    out = tmp_path / "c.spkc"
+    res = CliRunner().invoke(cli, ["compress", str(src), "-o", str(out), "--codec",
+                                    "delta-test", "-S", "4", "-R", "2", "--gop", "3", "--quiet"])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(cli, ["info", str(out)])
+    assert "groups of 3" in res.output and "format 1.1" in res.output
+    res = CliRunner().invoke(cli, ["compress", str(src), "-o", str(tmp_path / "r.spkc"),
+                                    "--codec", "raw", "--gop", "3", "--quiet"])
+    assert res.exit_code != 0 and "no inter coding" in res.output
+    assert "Traceback" not in res.output

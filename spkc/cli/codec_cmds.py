@@ -38,11 +38,14 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
               help="Codec option KEY=VALUE (JSON value), e.g. -O bit_depth=8.")
 @click.option("--recon-option", "recon_options", multiple=True,
               help="Reconstructor option KEY=VALUE (JSON value), e.g. --recon-option tta=1.")
+@click.option("--gop", "group_length", type=int, default=None,
+              help="Scenes per group for codecs with inter coding (hevc, av1): a key scene, "
+                   "then scenes predicted from it; 1 = all-intra. [default: 32]")
 @click.option("--meta", multiple=True, help="Metadata KEY=VALUE stored in the file.")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radius, height,
                  width, frame_rate, device, batch_size, interpolation, seed, options,
-                 recon_options, meta, quiet):
+                 recon_options, group_length, meta, quiet):
     """Compress a spike recording (.dat, .npy, .npz, .h5) into a .spkc file."""
     from spkc.pipeline import compress
 
@@ -56,7 +59,7 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    metadata=metadata, seed=seed, interpolation=interpolation,
                    codec_options=parse_key_values(options, "codec option"),
                    reconstructor_options=parse_key_values(recon_options, "reconstructor option"),
-                   progress=not quiet)
+                   progress=not quiet, group_length=group_length)
     click.echo(
         f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
         f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "

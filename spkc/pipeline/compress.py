@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from spkc import __version__
-from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec
+from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec, get_codec_class
 from spkc.codecs.base import InterSceneCodec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
@@ -21,6 +21,10 @@ from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.spikes.regenerate import RegenParams
 
 DEFAULT_FRAMES_PER_SCENE = 32
+#: scenes per group for codecs with inter coding when the caller does not choose: measured
+#: by tools/temporal_results.py (docs/results-temporal.md: the shortest group within 2
+#: points of the best BD-rate, for hevc and av1, on a 1,600-frame synthetic clip)
+DEFAULT_GROUP_LENGTH = 32
 #: quantile of the first batch's rates mapped to full-scale luminance, and headroom above it
 _FULL_SCALE_QUANTILE = 0.999
 _HEADROOM = 1.1
@@ -51,6 +55,29 @@ class CompressResult:
 def default_reconstructor(codec_name: str) -> str:
     """The learned codecs pair with the learned reconstructor; conventional ones with TFP."""
     return "learned" if codec_name in ("learned", "baseline") else "tfp"
+
+
+def with_group_length(codec: str, codec_options: Mapping[str, Any] | None,
+                      group_length: int | None, src: str | os.PathLike | None = None
+                      ) -> dict[str, Any]:
+    """Codec options with ``gop`` set: ``group_length`` if given, else the option if given,
+    else :data:`DEFAULT_GROUP_LENGTH` for codecs with inter coding (others: unchanged)."""
+    options = dict(codec_options or {})
+    inter = issubclass(get_codec_class(codec), InterSceneCodec)
+    if group_length is not None:
+        if isinstance(group_length, bool) or not isinstance(group_length, int) \
+                or not 1 <= group_length <= 65535:
+            raise InputError(f"group length must be an integer in 1..65535, got "
+                             f"{group_length!r}", src)
+        if not inter and group_length != 1:
+            raise InputError(f"codec {codec!r} codes every scene alone (no inter coding); "
+                             "group length must be 1", src)
+        if inter:
+            options["gop"] = group_length
+    elif inter and "gop" not in options:
+        cls_default = get_codec_class(codec).default_gop  # type: ignore[attr-defined]
+        options["gop"] = cls_default if cls_default > 1 else DEFAULT_GROUP_LENGTH
+    return options
 
 
 def _fit_scale(rates: np.ndarray, segment_rates: np.ndarray) -> tuple[float, float]:
@@ -84,6 +111,7 @@ def compress(
     codec_options: Mapping[str, Any] | None = None,
     reconstructor_options: Mapping[str, Any] | None = None,
     progress: bool = False,
+    group_length: int | None = None,
 ) -> CompressResult:
     """Compress a spike recording (.dat/.npy/.npz/.h5) into a .spkc file.
 
@@ -91,6 +119,9 @@ def compress(
     one coded scene per S frames; ``radius`` (R) the reconstructor's window (2R+1 frames);
     ``codec_options`` / ``reconstructor_options`` go to the scene codec / the reconstructor
     (e.g. ``{"refine": 0}`` / ``{"tta": 1}`` for the fastest learned encode).
+    ``group_length`` (G): scenes per group for codecs with inter coding (the codec option
+    ``gop``; default :data:`DEFAULT_GROUP_LENGTH`, 1 = all-intra, format 1.0); a key scene
+    starts every group, random access decodes at most G + 1 scenes per frame.
     The output appears at ``dst`` only when complete; on any error nothing is left there.
     """
     # heavy imports here so `import spkc` stays light
@@ -102,7 +133,8 @@ def compress(
     if frames_per_scene < 1 or frames_per_scene > 65535:
         raise InputError(f"frames_per_scene must be in 1..65535, got {frames_per_scene}", src)
     dst = Path(dst)
-    scene_codec = get_codec(codec, quality=quality, device=device, **dict(codec_options or {}))
+    options = with_group_length(codec, codec_options, group_length, src)
+    scene_codec = get_codec(codec, quality=quality, device=device, **options)
     rname = reconstructor or default_reconstructor(codec)
     recon_kw: dict[str, Any] = dict(reconstructor_options or {})
     if radius is not None:

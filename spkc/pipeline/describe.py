@@ -31,6 +31,8 @@ def describe_spkc(path: str | os.PathLike) -> dict[str, Any]:
             "duration_s": T / h.frame_rate if h.frame_rate else None,
             "scenes": int(r.num_scenes),
             "frames_per_scene": int(h.frames_per_scene),
+            "group_length": int(h.group_length),
+            "format_version": f"{r.version[0]}.{r.version[1]}",
             "codec": h.codec,
             "codec_version": h.codec_version,
             "codec_config": dict(h.codec_config),
@@ -56,7 +58,9 @@ def format_spkc_info(d: dict[str, Any]) -> str:
         + ("" if d["complete"] else "  [INCOMPLETE: writer did not finish; run spkc repair]"),
         f"  codec          {d['codec']} v{d['codec_version']} {d['codec_config']}",
         f"  reconstructor  {d['reconstructor']} {d['reconstructor_config']}",
-        f"  scenes         {d['scenes']} x {d['frames_per_scene']} frames",
+        f"  scenes         {d['scenes']} x {d['frames_per_scene']} frames"
+        + (f", groups of {d['group_length']} (key scene + predicted; format "
+           f"{d['format_version']})" if d.get("group_length", 1) > 1 else ""),
         f"  regeneration   {d['regen']}",
         f"  size           {d['file_bytes']} bytes ({d['payload_bytes']} payload, "
         f"{100 * d['container_overhead']:.2f}% container)",
