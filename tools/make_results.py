@@ -246,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         "(`learned` network, or TFP with radius 12 = the best TFP window, 25 frames); plain "
         "codec names use their default reconstructor (learned for learned/baseline, TFP with "
         "radius 20 otherwise)",
+        "* inter coding (groups of scenes, hevc/av1 inter vs intra on a long synthetic clip): "
+        "[results-temporal.md](results-temporal.md), from `python tools/temporal_results.py`",
         "",
         "## Rate-distortion",
         "",
