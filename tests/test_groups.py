@@ -315,3 +315,16 @@ def test_cli_compress_gop(tmp_path):
                                     "--codec", "raw", "--gop", "3", "--quiet"])
     assert res.exit_code != 0 and "no inter coding" in res.output
     assert "Traceback" not in res.output
+
+
+def test_repair_keeps_groups_and_conceals_the_rest_of_a_group(tmp_path):
+    from spkc.container import repair
+
+    path = _compress(tmp_path, 40, 4, 4)
+    fixed = tmp_path / "fixed.spkc"
+    repair(_flip(path, (2,)), fixed)
+    with SpkcReader(fixed) as r:
+        assert r.version == (1, 1) and r.header.group_length == 4
+    with spkc.open(fixed, conceal=True) as clip:
+        clip.spikes()
+        assert {k: j for k, (_, j) in clip.concealed.items()} == {2: 1, 3: 4}
