@@ -367,7 +367,7 @@ def write_page(path: Path, rows: list[dict], bd: list[dict], cfg: dict,
     lines += ["## Learned inter coding: not built; what the simplest temporal prior would give",
               "",
               "The learned codecs are intra only (issue 20 part 4 is open), so no learned rows "
-              "appear above. `tools/probes/temporal_prior.py` measures, on the same scenes "
+              "appear above. `tools/temporal_prior_probe.py` measures, on the same scenes "
               "and with the shipped `baseline` model (ideal code lengths, float path), what "
               "a temporal prior without motion compensation could save: coding each "
               "predicted scene's latents as the residual against the previous decoded "
@@ -490,8 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         figures.append(os.path.relpath(fig, out.parent))
     probe = []
     if args.probe_qualities:
-        sys.path.insert(0, str(REPO / "tools" / "probes"))
-        from temporal_prior import measure
+        sys.path.insert(0, str(REPO / "tools"))
+        from temporal_prior_probe import measure
 
         for q in [int(x) for x in args.probe_qualities.split(",")]:
             print(f"learned temporal-prior probe, quality {q} ...", flush=True)

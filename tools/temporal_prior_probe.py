@@ -17,7 +17,7 @@ quantisation grid differs: residual latents are rounded around yhat_{k-1}, not a
 It records a measurement, not a feature; it uses the model's float path (the exact integer
 path gives the same symbols up to rare rounding ties).
 
-    python tools/probes/temporal_prior.py --quality 4 --scenes 50
+    python tools/temporal_prior_probe.py --quality 4 --scenes 50
 """
 
 from __future__ import annotations
