@@ -27,7 +27,7 @@ def _tensors(path: Path) -> dict[str, torch.Tensor]:
 def test_attention_stage_changes_only_attention(tmp_path, monkeypatch, capsys):
     if not (BSDS / "train").is_dir():
         pytest.skip(f"needs {BSDS}")
-    from spkc.models.codec import SceneCompressionModel
+    from spkc.models.scene_codec import SceneCompressionModel
 
     torch.manual_seed(0)
     init = tmp_path / "init.safetensors"
@@ -54,7 +54,7 @@ def test_init_of_a_smaller_config_is_grown(tmp_path, monkeypatch, capsys):
     from PIL import Image
 
     from spkc.codecs.learned import newest_shipped_weights, shipped_weights_path
-    from spkc.models.codec import weights_config
+    from spkc.models.weights import weights_config
 
     images = tmp_path / "images"
     images.mkdir()

@@ -87,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     from spkc.codecs.learned import BaselineCodec, LearnedCodec, shipped_weights_path
     from spkc.codecs.registry import get_codec
     from spkc.errors import SpkcError
-    from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
+    from spkc.models.config import QUALITY_LAMBDAS
+    from spkc.models.scene_codec import SceneCompressionModel
 
     args.config = args.config or LearnedCodec.default_config
     if args.threads:

@@ -27,14 +27,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from spkc.models.codec import (
-    QUALITY_LAMBDAS,
-    SceneCompressionModel,
-    bits_per_pixel,
-    grow_model,
-    rd_terms,
-    weights_config,
-)
+from spkc.models.config import QUALITY_LAMBDAS
+from spkc.models.losses import bits_per_pixel, rd_terms
+from spkc.models.scene_codec import SceneCompressionModel
+from spkc.models.surgery import grow_model
+from spkc.models.weights import weights_config
 from spkc.spikes.simulate import integrate_and_fire_torch
 
 REPO = Path(__file__).resolve().parents[1]
