@@ -107,3 +107,33 @@ def test_codec_module_reexports_the_split_modules() -> None:
     assert codec.rd_terms is losses.rd_terms and codec.grow_model is surgery.grow_model
     assert codec.weights_config is weights.weights_config
     assert all(hasattr(codec, n) for n in codec.__all__)
+
+
+#: docs/architecture.md's layers, bottom first: a module imports only from lower layers (or
+#: its own package); packages on one line do not import each other
+LAYERS = (
+    ("errors",),
+    ("_util", "_version"),
+    ("io",),
+    ("spikes", "container"),
+    ("metrics", "models"),
+    ("codecs",),
+    ("pipeline",),
+    ("eval",),
+    ("train",),
+    ("cli", "spkc"),  # "spkc": the package root, a facade over the pipeline
+)
+
+
+def test_imports_only_go_down_the_layers() -> None:
+    rank = {p: i for i, layer in enumerate(LAYERS) for p in layer}
+
+    def package(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else "spkc"
+
+    graph = _import_graph()
+    assert {package(m) for m in graph} == set(rank), "a package is missing from LAYERS"
+    upward = sorted(f"{m} -> {d}" for m, deps in graph.items() for d in deps
+                    if package(m) != package(d) and rank[package(d)] >= rank[package(m)])
+    assert upward == []
