@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from spkc.codecs.learned import BaselineCodec
-from spkc.models.codec import Y_RANGE, Z_RANGE, _gauss_bin
+from spkc.models.entropy_models import Y_RANGE
+from spkc.models.entropy_models import gauss_bin as _gauss_bin
 
 
 def measure(scenes: np.ndarray, quality: int, gop: int) -> dict:
@@ -53,10 +54,10 @@ def measure(scenes: np.ndarray, quality: int, gop: int) -> dict:
             intra_hat = out["y_hat"]
             mse_intra.append(float(((out["x_hat"] - x) ** 2).mean()))
             # the hyperprior scales and means of scene k, as the intra model computes them
-            hyp = model.h_s(torch.clamp(torch.floor(z + 0.5), -Z_RANGE, Z_RANGE))
+            hyp, _ = model.hyper_decode(z, noisy=False)
             sig, yh, mus = [], [], []
             for i, ys in enumerate(y.split(model.slice, 1)):
-                mu, s = model._params(i, hyp, yh)
+                mu, s = model.ctx.params(i, hyp, yh)
                 yh.append(torch.clamp(torch.floor(ys - mu + 0.5), -Y_RANGE, Y_RANGE) + mu)
                 sig.append(s)
                 mus.append(mu)

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from spkc import __version__
+from spkc._version import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec, get_codec_class
 from spkc.codecs.base import InterSceneCodec
 from spkc.errors import InputError, OutputError, SpkcError
