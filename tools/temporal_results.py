@@ -17,9 +17,12 @@ What it runs (every number on the page comes from this run):
    ``--gops`` (1 = all-intra) and each QP of its ladder; decoded scenes are scored by PSNR
    against the uncoded scenes (pooled over all scenes) and against the ground truth (scene
    k vs the true luminance at its centre frame, one affine fit per clip and point).
+   ``--learned`` (default ``baseline``, the learned codec without spike attention, so that
+   scenes alone suffice) codes the same scenes intra (qualities 1-4, ``refine=0``: the fast
+   encoder; the default 100 refinement steps cost ~10x the CPU time) as the learned reference.
 3. BD-rate / BD-PSNR (VCEG-M33 cubic) of every group length against gop 1 of the same codec,
-   and of every (codec, gop) against hevc all-intra; the bits split between key scenes and
-   predicted scenes; an RD plot (PNG).
+   and of every (codec, gop) against hevc all-intra and the learned intra codec; the bits
+   split between key scenes and predicted scenes; an RD plot (PNG).
 
 Rates are payload bits per scene pixel (bits / (K*H*W)); container framing adds ~15 bytes per
 scene to every point alike.
@@ -45,6 +48,8 @@ DATA = REPO.parent / "shared" / "data" / "reds-spikes"
 GT_FRAME = 151
 #: QP ladders: HEVC 22..42 as in the issue's measurement; AV1 over a similar PSNR span
 LADDERS = {"hevc": [22, 27, 32, 37, 42], "av1": [20, 30, 40, 50, 58]}
+#: learned intra codecs: their quality levels stand in for the QP ladder (column "qp")
+LEARNED = {"baseline": [1, 2, 3, 4], "learned": [1, 2, 3, 4]}
 
 
 def scale_scenes(rates: np.ndarray) -> np.ndarray:
@@ -85,7 +90,10 @@ def code(codec_name: str, gop: int, qp: int, scenes: np.ndarray) -> dict:
     """Code scenes with one codec setting; bits per scene and decoded scenes."""
     from spkc.codecs import get_codec
 
-    codec = get_codec(codec_name, gop=gop, qp=qp)
+    if codec_name in LEARNED:  # intra only; "qp" is the quality level
+        codec = get_codec(codec_name, quality=qp, refine=0)
+    else:
+        codec = get_codec(codec_name, gop=gop, qp=qp)
     t0 = time.perf_counter()
     payloads = codec.encode(scenes)
     enc = time.perf_counter() - t0
@@ -109,11 +117,11 @@ def evaluate_clip(name: str, scenes: np.ndarray, gt: np.ndarray | None,
     K, H, W = scenes.shape
     rows = []
     for codec in codecs:
-        for gop in gops:
+        for gop in ([1] if codec in LEARNED else gops):
             g = min(gop, K)
             if g != gop and gop != gops[-1]:
                 continue  # a clip shorter than the group: only the longest group is run
-            for qp in LADDERS[codec]:
+            for qp in LEARNED.get(codec) or LADDERS[codec]:
                 r = code(codec, g, qp, scenes)
                 dec = r.pop("decoded")
                 bits = int(r["bytes"].sum()) * 8
@@ -193,7 +201,7 @@ def bd_table(rows: list[dict], clip: str, target: str) -> list[dict]:
 
     out = []
     pairs = sorted({(r["codec"], r["gop"]) for r in rows if r["clip"] == clip})
-    anchors = [("hevc", 1)] if ("hevc", 1) in pairs else []
+    anchors = [a for a in [("hevc", 1), *((c, 1) for c in LEARNED)] if a in pairs]
     for codec, gop in pairs:
         for a in dict.fromkeys([(codec, 1), *anchors]):
             if a == (codec, gop) or a not in pairs:
@@ -230,7 +238,7 @@ def plot(rows: list[dict], clip: str, out: Path) -> None:
                                                       if r["clip"] == clip) else [])
     fig, axes = plt.subplots(1, len(targets), figsize=(6.5 * len(targets), 4.8), squeeze=False)
     for ax, target in zip(axes[0], targets, strict=True):
-        for codec, style in (("hevc", "-"), ("av1", "--")):
+        for codec, style in (("hevc", "-"), ("av1", "--"), *((c, ":") for c in LEARNED)):
             gops = sorted({r["gop"] for r in rows if r["clip"] == clip and r["codec"] == codec})
             for gop in gops:
                 pts = sorted((r["bpp"], r[target]) for r in rows if r["clip"] == clip
@@ -340,8 +348,8 @@ def write_page(path: Path, rows: list[dict], bd: list[dict], cfg: dict,
                      f"{b['anchor']} | {fmt(b['bd_rate'], '+.1f')} % | "
                      f"{fmt(b['bd_psnr'], '+.2f')} |")
     lines += ["", "## Bits of key scenes and predicted scenes", "",
-              "| clip | codec | gop | QP | bits/scene pixel | key scenes | predicted scenes | "
-              "PSNR vs uncoded (dB) | PSNR vs GT (dB) | encode s | decode s |",
+              "| clip | codec | gop | QP (learned: q) | bits/scene pixel | key scenes | "
+              "predicted scenes | PSNR vs uncoded (dB) | PSNR vs GT (dB) | encode s | decode s |",
               "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in rows:
         tot = max(r["bits"], 1)
@@ -423,6 +431,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--gops", default="1,4,8,16,32")
     ap.add_argument("--codecs", default="hevc,av1")
     ap.add_argument("--reconstructor", default="learned")
+    ap.add_argument("--learned", default="baseline",
+                    help="learned intra codecs coded as the reference ('' skips)")
     ap.add_argument("--no-reds", action="store_true")
     ap.add_argument("--probe-qualities", default="2,4",
                     help="qualities of the learned temporal-prior probe ('' skips)")
@@ -436,9 +446,10 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.quick:
         args.frames, args.gops, args.no_reds, args.fps_compare = 400, "1,8", True, ""
-        args.probe_qualities = "4"
+        args.probe_qualities, args.learned = "4", ""
     gops = [int(g) for g in args.gops.split(",")]
     codecs = [c for c in args.codecs.split(",") if c]
+    codecs += [c for c in args.learned.split(",") if c]
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
