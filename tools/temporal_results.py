@@ -312,7 +312,8 @@ def plot_fps(fps_rows: list[dict], out: Path) -> None:
     ax.set_xscale("log")
     ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel("bits per spike-pixel (payload)")
-    ax.set_ylabel("PSNR (dB) of the luminance at every 8th frame vs ground truth")
+    ax.set_ylabel("PSNR vs ground truth, every 8th frame (dB)")
+    ax.set_title("Frames per scene: luminance between scene times", fontsize=10)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -344,9 +345,10 @@ def write_page(path: Path, rows: list[dict], bd: list[dict], cfg: dict,
         "|---|---|---|---|---:|---:|",
     ]
     for b in bd:
+        rate = (f"{b['bd_rate']:+.1f} %" if b["bd_rate"] is not None
+                else "n/a" + (f" ({b['note']})" if b.get("note") else ""))
         lines.append(f"| {b['clip']} | {b['target'].replace('psnr_', '')} | {b['test']} | "
-                     f"{b['anchor']} | {fmt(b['bd_rate'], '+.1f')} % | "
-                     f"{fmt(b['bd_psnr'], '+.2f')} |")
+                     f"{b['anchor']} | {rate} | {fmt(b['bd_psnr'], '+.2f')} |")
     lines += ["", "## Bits of key scenes and predicted scenes", "",
               "| clip | codec | gop | QP (learned: q) | bits/scene pixel | key scenes | "
               "predicted scenes | PSNR vs uncoded (dB) | PSNR vs GT (dB) | encode s | decode s |",
@@ -368,12 +370,16 @@ def write_page(path: Path, rows: list[dict], bd: list[dict], cfg: dict,
                   "the default group length (in scenes).", "",
                   "| test | anchor | BD-rate | BD-PSNR (dB) |", "|---|---|---:|---:|"]
         for b in fps_bd or []:
-            lines.append(f"| {b['test']} | {b['anchor']} | {fmt(b['bd_rate'], '+.1f')} % | "
+            rate = (f"{b['bd_rate']:+.1f} %" if b["bd_rate"] is not None
+                    else "n/a (PSNR ranges do not overlap)")
+            lines.append(f"| {b['test']} | {b['anchor']} | {rate} | "
                          f"{fmt(b['bd_psnr'], '+.2f')} |")
         gains = [b["bd_psnr"] for b in fps_bd or []
                  if b["test"].split()[0] != b["anchor"].split()[0] and b["bd_psnr"] is not None]
         if gains:
-            lines += ["", f"Denser scenes gain {min(gains):+.2f} to {max(gains):+.2f} dB at equal "
+            span = (f"{min(gains):+.2f} dB" if f"{min(gains):.2f}" == f"{max(gains):.2f}"
+                    else f"{min(gains):+.2f} to {max(gains):+.2f} dB")
+            lines += ["", f"Denser scenes gain {span} at equal "
                       "bits here, with and without inter coding. The default frames per scene "
                       "stays 32 for now: the gain comes from interpolating between scene "
                       "times, which the motion-compensated interpolation being built beside "
@@ -443,7 +449,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cache", default=os.environ.get("SPKC_TEMPORAL_CACHE",
                                                       "/tmp/spkc-temporal-cache"))
     ap.add_argument("--out", default=str(REPO / "docs" / "results-temporal.md"))
+    ap.add_argument("--render-only", action="store_true",
+                    help="rewrite the page and figures from the JSON beside --out (no coding)")
     args = ap.parse_args(argv)
+    if args.render_only:
+        out = Path(args.out)
+        render(out, json.loads(out.with_suffix(".json").read_text()))
+        return 0
     if args.quick:
         args.frames, args.gops, args.no_reds, args.fps_compare = 400, "1,8", True, ""
         args.probe_qualities, args.learned = "4", ""
@@ -453,7 +465,6 @@ def main(argv: list[str] | None = None) -> int:
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
     out = Path(args.out)
-    fig_dir = out.parent / "figures"
     fps = args.frames_per_scene
 
     from spkc.codecs import get_codec_class
@@ -491,6 +502,30 @@ def main(argv: list[str] | None = None) -> int:
             clips.append(dat.stem)
     fps_rows = fps_comparison(src, args, [int(f) for f in args.fps_compare.split(",") if f],
                               cache) if args.fps_compare else []
+    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                            capture_output=True, text=True).stdout.strip()
+    cfg = {"quick": args.quick, "frames": args.frames, "frames_per_scene": fps,
+           "reconstructor": args.reconstructor, "gops": gops, "codecs": codecs,
+           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "commit": commit, "machine": f"{platform.machine()} {os.cpu_count()} CPUs",
+           "clips": clips}
+    probe = []
+    if args.probe_qualities:
+        sys.path.insert(0, str(REPO / "tools"))
+        from temporal_prior_probe import measure
+
+        for q in [int(x) for x in args.probe_qualities.split(",")]:
+            print(f"learned temporal-prior probe, quality {q} ...", flush=True)
+            probe.append(measure(scenes, q, max(gops)))
+    render(out, {"config": cfg, "rows": rows, "fps_rows": fps_rows, "learned_probe": probe})
+    return 0
+
+
+def render(out: Path, data: dict) -> None:
+    """Tables, figures and the page (plus its JSON) from the measurements in ``data``."""
+    cfg, rows, fps_rows = data["config"], data["rows"], data["fps_rows"]
+    clips = cfg.get("clips") or list(dict.fromkeys(r["clip"] for r in rows))
+    fig_dir = out.parent / "figures"
     bd = []
     for clip in clips:
         bd += bd_table(rows, clip, "psnr_uncoded")
@@ -500,34 +535,18 @@ def main(argv: list[str] | None = None) -> int:
         fig = fig_dir / f"temporal_rd_{clip}.png"
         plot(rows, clip, fig)
         figures.append(os.path.relpath(fig, out.parent))
-    # default group length: the shortest group within 2 points of the best BD-rate (hevc,
-    # long clip, uncoded target): longer groups cost random access and error spread
+    # default group length: the shortest group within 2 points of the best BD-rate (long
+    # clip, uncoded target): longer groups cost random access and error spread
     note = default_group_note(bd, clips[0])
-    commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    cfg = {"quick": args.quick, "frames": args.frames, "frames_per_scene": fps,
-           "reconstructor": args.reconstructor, "gops": gops, "codecs": codecs,
-           "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-           "commit": commit, "machine": f"{platform.machine()} {os.cpu_count()} CPUs"}
     fps_bd = fps_table(fps_rows)
     if fps_rows:
         fig = fig_dir / "temporal_fps.png"
         plot_fps(fps_rows, fig)
         figures.append(os.path.relpath(fig, out.parent))
-    probe = []
-    if args.probe_qualities:
-        sys.path.insert(0, str(REPO / "tools"))
-        from temporal_prior_probe import measure
-
-        for q in [int(x) for x in args.probe_qualities.split(",")]:
-            print(f"learned temporal-prior probe, quality {q} ...", flush=True)
-            probe.append(measure(scenes, q, max(gops)))
-    write_page(out, rows, bd, cfg, figures, note, fps_rows, fps_bd, probe)
+    write_page(out, rows, bd, cfg, figures, note, fps_rows, fps_bd, data["learned_probe"])
     out.with_suffix(".json").write_text(json.dumps(
-        {"config": cfg, "rows": rows, "bd": bd, "fps_rows": fps_rows, "fps_bd": fps_bd,
-         "learned_probe": probe}, indent=1, default=float))
+        {**data, "bd": bd, "fps_bd": fps_bd}, indent=1, default=float))
     print(f"wrote {out}")
-    return 0
 
 
 def default_group_note(bd: list[dict], clip: str) -> str:
