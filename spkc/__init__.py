@@ -6,6 +6,7 @@ Top level: :func:`open`, :func:`compress`, :func:`decompress` and the error type
 from __future__ import annotations
 
 from spkc.errors import (
+    BlockCorruptError,
     CodecUnavailableError,
     CorruptFileError,
     InputError,
@@ -21,6 +22,7 @@ from spkc.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "BlockCorruptError",
     "CodecUnavailableError",
     "CorruptFileError",
     "InputError",

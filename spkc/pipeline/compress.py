@@ -14,6 +14,7 @@ import numpy as np
 
 from spkc import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec
+from spkc.codecs.stream_base import is_stream_codec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.spikes.regenerate import RegenParams
@@ -90,6 +91,9 @@ def compress(
     ``codec_options`` / ``reconstructor_options`` go to the scene codec / the reconstructor
     (e.g. ``{"refine": 0}`` / ``{"tta": 1}`` for the fastest learned encode).
     The output appears at ``dst`` only when complete; on any error nothing is left there.
+    A spike-stream codec (``codec="exact"``: lossless) codes the spikes themselves in blocks
+    (``codec_options={"block_frames": B}``); scene, reconstructor and regeneration arguments
+    do not apply to it.
     """
     # heavy imports here so `import spkc` stays light
     from spkc.codecs.reconstructors import get_reconstructor
@@ -101,6 +105,11 @@ def compress(
         raise InputError(f"frames_per_scene must be in 1..65535, got {frames_per_scene}", src)
     dst = Path(dst)
     scene_codec = get_codec(codec, quality=quality, device=device, **dict(codec_options or {}))
+    if is_stream_codec(scene_codec):  # codes the spikes themselves: no scenes, no regeneration
+        from spkc.pipeline.stream import compress_stream
+
+        return compress_stream(src, dst, scene_codec, height=height, width=width,  # type: ignore[arg-type]
+                               frame_rate=frame_rate, metadata=metadata, progress=progress)
     rname = reconstructor or default_reconstructor(codec)
     recon_kw: dict[str, Any] = dict(reconstructor_options or {})
     if radius is not None:
