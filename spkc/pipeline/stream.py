@@ -111,7 +111,7 @@ class StreamClip:
     kind = "stream"
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
-                 cache_blocks: int = 2, conceal: bool = False) -> None:
+                 cache_blocks: int = 1, conceal: bool = False) -> None:
         from spkc.container import SpkcReader
 
         self.path = os.fspath(path)
