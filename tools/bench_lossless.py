@@ -17,7 +17,8 @@ encode / decode frames/s of
 Checks printed per clip: ratio exact/xz >= 2, encode frames/s exact/zstd >= 1 (same run),
 decode >= 1000 frames/s at 250x400. Speeds are given per wall second and per CPU second of this
 process (``time.process_time``); the checks use CPU seconds, because on the shared 2-core
-machine the wall clock mostly measures other people's jobs (load averages of 5-10 seen). Peak memory: the resident high-water mark of a child
+machine the wall clock mostly measures other people's jobs (load averages of 5-10 seen).
+Peak memory: the resident high-water mark of a child
 process that compresses and decompresses the sparse clip, for two block sizes and two lengths
 (bounded by the block, not the clip). ``--sweep`` adds ratio and decode speed against the block
 size, and the sparse clip's ratio against the simulated noise.
