@@ -18,10 +18,10 @@ Checks printed per clip: ratio exact/xz >= 2, encode frames/s exact/zstd >= 1 (s
 decode >= 1000 frames/s at 250x400. Speeds are given per wall second and per CPU second of this
 process (``time.process_time``); the checks use CPU seconds, because on the shared 2-core
 machine the wall clock mostly measures other people's jobs (load averages of 5-10 seen).
-Peak memory: the resident high-water mark of a child
-process that compresses and decompresses the sparse clip, for two block sizes and two lengths
-(bounded by the block, not the clip). ``--sweep`` adds ratio and decode speed against the block
-size, and the sparse clip's ratio against the simulated noise.
+Peak memory: the resident high-water mark of a child process that compresses and decompresses
+the sparse clip (and the clip twice over), for several block sizes (bounded by the block, not
+the clip). ``--sweep`` adds ratio and decode speed against the block size, and the sparse
+clip's ratio against the simulated noise.
 
     python tools/bench_lossless.py                      # table on stdout
     python tools/bench_lossless.py --sweep --write      # + docs/results-lossless.md and PNG
@@ -129,13 +129,15 @@ def memory_rows(work: Path, sparse: Path) -> list[dict]:
     from spkc.eval.proc import run_measured
     from spkc.io import read_spikes, write_spikes
 
-    half = work / "sparse_512.dat"
-    write_spikes(half, read_spikes(sparse, stop=512))
+    double = work / "sparse_x2.dat"
+    s = read_spikes(sparse)
+    write_spikes(double, np.concatenate([s, s]))
+    del s
     rows = []
-    for src, block in ((sparse, 128), (half, 512), (sparse, 512)):
+    for src, frames, block in ((sparse, 1024, 128), (sparse, 1024, 256), (double, 2048, 256),
+                               (double, 2048, 512)):
         r = run_measured([sys.executable, __file__, "--child-memory", str(src), str(block)],
                          timeout=600)
-        frames = 512 if src == half else 1024
         rows.append({"frames": frames, "block": block,
                      "block_mb": block * 250 * 400 / 1e6,
                      "peak_mb": r.peak_rss_bytes / 1e6 if r.peak_rss_bytes else float("nan")})

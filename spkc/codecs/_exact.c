@@ -30,7 +30,8 @@
 #define NGROUP (G_FULL + G_NOP)
 #define NMAG (3 * NB * 2 * KU)
 #define NESC (2 * NG)
-#define NCTX (NGROUP * 2 + NMAG + NESC)
+#define NEND (3 * 16 * NB)
+#define NCTX (NGROUP * 2 + NMAG + NESC + NEND)
 
 typedef struct {
     uint16_t p; /* P(bit = 0) * 65536 */
@@ -171,6 +172,7 @@ typedef struct {
     Prob *sign;    /* NGROUP: d > 0 ? */
     Prob *mag;     /* NMAG */
     Prob *esc;     /* NESC */
+    Prob *end;     /* NEND: no further spike in the block ? */
 } Model;
 
 /* For one interval: the prediction p and the context indices. t: last spike (-1 at start),
@@ -196,6 +198,16 @@ static inline int contexts(int B, int t, int k, int P1, int P2, int Na, int Nl,
         *mg = (1 + mode) * NB + b; /* cases 1, 2 */
     }
     return p;
+}
+
+/* The end-of-block decision is coded only when the remaining frames rem = B - t are within
+ * about 1.5 predicted intervals; its context: whose prediction, rem / p in eighths, bucket(p). */
+static inline int end_ctx(int rem, int p, int P1, int k) {
+    if (2 * rem > 3 * p + 4) return -1;
+    int r8 = 8 * rem / p;
+    if (r8 > 15) r8 = 15;
+    int cs = P1 ? 0 : (k == 0 ? 1 : 2);
+    return (cs * 16 + r8) * NB + bucket(p);
 }
 
 static void encode_value(Enc *e, Model *m, int g, int mg, int d) {
@@ -248,6 +260,7 @@ static int alloc_model(Model *m, Prob **store) {
     m->sign = pr + NGROUP;
     m->mag = pr + 2 * NGROUP;
     m->esc = pr + 2 * NGROUP + NMAG;
+    m->end = pr + 2 * NGROUP + NMAG + NESC;
     *store = pr;
     return 0;
 }
@@ -297,6 +310,11 @@ static PyObject *py_encode_block(PyObject *self, PyObject *args) {
                 int p = contexts(B, t, k, P1, P2, Na, Nl, &g, &mg);
                 int tn = k < n ? own[k] : B;
                 int I = tn - t;
+                int ec = end_ctx(B - t, p, P1, k);
+                if (ec >= 0) {
+                    enc_bit(&e, &m.end[ec], tn == B);
+                    if (tn == B) break;
+                }
                 encode_value(&e, &m, g, mg, I - p);
                 if (k > 0) { P2 = P1; P1 = I; }
                 t = tn;
@@ -354,9 +372,11 @@ static PyObject *py_decode_block(PyObject *self, PyObject *args) {
                 int Na = neigh(ab, na, &ja, t), Nl = neigh(lf, nl, &jl, t);
                 int g, mg, d;
                 int p = contexts(B, t, k, P1, P2, Na, Nl, &g, &mg);
+                int ec = end_ctx(B - t, p, P1, k);
+                if (ec >= 0 && dec_bit(&dc, &m.end[ec])) break;
                 if (decode_value(&dc, &m, g, mg, &d)) { bad = 1; break; }
                 int I = p + d;
-                if (I < 1 || I > B - t) { bad = 1; break; }
+                if (I < 1 || I > B - t - (ec >= 0)) { bad = 1; break; }
                 int tn = t + I;
                 if (tn == B) break;
                 own[k] = (uint16_t)tn;

@@ -22,6 +22,7 @@ G_NOP = 2 * 3 * NB * NC
 NGROUP = G_FULL + G_NOP
 NMAG = 3 * NB * 2 * KU
 NESC = 2 * NG
+NEND = 3 * 16 * NB
 RECIP = [65536 // (n + 2) for n in range(LIMIT + 1)]
 MAX_GAMMA_BITS = 17
 
@@ -34,7 +35,7 @@ class _Model:
     """Probabilities P(bit = 0) * 65536 and adaptation counts of every context."""
 
     def __init__(self) -> None:
-        n = 2 * NGROUP + NMAG + NESC
+        n = 2 * NGROUP + NMAG + NESC + NEND
         self.p = [32768] * n
         self.n = [0] * n
 
@@ -51,6 +52,7 @@ class _Model:
 
 
 FIRST, SIGN, MAG, ESC = 0, NGROUP, 2 * NGROUP, 2 * NGROUP + NMAG
+END = ESC + NESC
 
 
 class _Encoder:
@@ -180,6 +182,15 @@ def contexts(B: int, t: int, k: int, P1: int, P2: int, Na: int, Nl: int) -> tupl
     return p, G_FULL + ((mode * 3 + src) * NB + b) * NC + q, (1 + mode) * NB + b
 
 
+def end_ctx(rem: int, p: int, P1: int, k: int) -> int:
+    """Context of the "no further spike in this block" decision, or -1 when it is not coded
+    (the remaining ``rem`` frames exceed about 1.5 predicted intervals)."""
+    if 2 * rem > 3 * p + 4:
+        return -1
+    cs = 0 if P1 else (1 if k == 0 else 2)
+    return (cs * 16 + min(8 * rem // p, 15)) * NB + bucket(p)
+
+
 def _encode_value(e: _Encoder, m: _Model, g: int, mg: int, d: int) -> None:
     e.bit(m, FIRST + g, int(d != 0))
     if d == 0:
@@ -253,6 +264,11 @@ def encode_block(spikes: np.ndarray) -> bytes:
                 p, g, mg = contexts(B, t, k, P1, P2, Na, Nl)
                 tn = own[k] if k < len(own) else B
                 interval = tn - t
+                ec = end_ctx(B - t, p, P1, k)
+                if ec >= 0:
+                    e.bit(m, END + ec, int(tn == B))
+                    if tn == B:
+                        break
                 _encode_value(e, m, g, mg, interval - p)
                 if k > 0:
                     P1, P2 = interval, P1
@@ -276,8 +292,11 @@ def decode_block(data: bytes, shape: tuple[int, int, int]) -> np.ndarray:
             while True:
                 Na, Nl = neigh(above, ja, t), neigh(left, jl, t)
                 p, g, mg = contexts(B, t, len(own), P1, P2, Na, Nl)
+                ec = end_ctx(B - t, p, P1, len(own))
+                if ec >= 0 and dc.bit(m, END + ec):
+                    break
                 interval = p + _decode_value(dc, m, g, mg)
-                if not 1 <= interval <= B - t:
+                if not 1 <= interval <= B - t - (ec >= 0):
                     raise Corrupt(f"invalid interval at pixel (row {y}, column {x})")
                 tn = t + interval
                 if tn == B:

@@ -222,6 +222,8 @@ class StreamClip:
         if k in self._cache:
             self._cache.move_to_end(k)
             return self._cache[k]
+        while len(self._cache) >= self._cache_size:  # free before decoding: memory ~ 1 block
+            self._cache.popitem(last=False)
         try:
             out = self._decode_block(k)
         except BlockCorruptError as exc:
@@ -233,8 +235,6 @@ class StreamClip:
         out.flags.writeable = False
         self.decoded_blocks.append(k)
         self._cache[k] = out
-        while len(self._cache) > self._cache_size:
-            self._cache.popitem(last=False)
         return out
 
     # -- spikes ----------------------------------------------------------------------------
