@@ -172,6 +172,46 @@ def test_pipeline_round_trip_random_access_and_outputs(tmp_path: Path, clip_npy)
         spkc.decompress(dst, scenes_dir=tmp_path / "scenes")
 
 
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                 HealthCheck.function_scoped_fixture])
+@given(T=st.integers(1, 30), block=st.integers(1, 12), pattern=PATTERNS, seed=st.integers(0, 99))
+def test_pipeline_lengths_not_a_multiple_of_the_block(tmp_path: Path, T, block, pattern,
+                                                      seed) -> None:
+    s = _blocks(pattern, (T, 5, 6), 0.3, seed)
+    src = tmp_path / f"h{T}_{block}_{seed}.npy"
+    np.save(src, s)
+    dst = src.with_suffix(".spkc")
+    _compress(src, dst, block)
+    with spkc.open(dst) as clip:
+        assert clip.num_blocks == -(-T // block) and np.array_equal(clip.spikes(), s)
+        a = seed % T
+        assert np.array_equal(clip.spikes(a, T), s[a:])
+
+
+def test_h5_source_round_trip(tmp_path: Path) -> None:
+    s = _if_spikes((21, 9, 13), seed=8)
+    src = tmp_path / "a.h5"
+    write_spikes(src, s)
+    dst = tmp_path / "a.spkc"
+    spkc.compress(src, dst, codec="exact", codec_options={"block_frames": 6})
+    spkc.decompress(dst, tmp_path / "b.h5")
+    back = read_spikes(tmp_path / "b.h5")
+    assert back.shape == s.shape and np.array_equal(back, s)
+
+
+def test_pure_python_fallback_decodes_the_same(monkeypatch) -> None:
+    import spkc.codecs.exact as exact_mod
+
+    codec = ExactCodec(block_frames=16)
+    s = _if_spikes((16, 6, 8), seed=9)
+    data = codec.encode_block(s)
+    monkeypatch.setattr(exact_mod, "_kernel", None)
+    monkeypatch.setattr(ExactCodec, "_warned", False)
+    with pytest.warns(RuntimeWarning, match="pure-Python"):
+        assert codec.encode_block(s) == data
+    assert np.array_equal(codec.decode_block(data, s.shape), s)
+
+
 def test_dat_round_trip_is_byte_identical(tmp_path: Path) -> None:
     s = _if_spikes((33, 16, 24), seed=5)
     src = tmp_path / "a.dat"

@@ -15,9 +15,10 @@ encode / decode frames/s of
   file I/O: this favours them).
 
 Checks printed per clip: ratio exact/xz >= 2, encode frames/s exact/zstd >= 1 (same run),
-decode >= 1000 frames/s at 250x400. Speeds are given per wall second and per CPU second of this
-process (``time.process_time``); the checks use CPU seconds, because on the shared 2-core
-machine the wall clock mostly measures other people's jobs (load averages of 5-10 seen).
+decode >= 1000 frames/s at 250x400. Speeds are given per wall second and per CPU second of
+this process (``time.process_time``), decodes as the best of 3; the checks use CPU seconds,
+because on the shared 2-core machine the wall clock mostly measures other people's jobs (load
+averages of 5-12 seen).
 Peak memory: the resident high-water mark of a child process that compresses and decompresses
 the sparse clip (and the clip twice over), for several block sizes (bounded by the block, not
 the clip). ``--sweep`` adds ratio and decode speed against the block size, and the sparse
@@ -46,6 +47,8 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 REDS = REPO.parent / "shared" / "data" / "reds-spikes"
+#: decodes are timed this many times and the fastest kept (encodes once: they are slow for xz)
+REPEATS = 3
 SPARSE = {"gain": 0.05, "dark_current": 0.004, "noise_std": 0.01, "seed": 1}
 
 
@@ -74,12 +77,15 @@ def bench_exact(src: Path, work: Path, block: int | None = None) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     res = spkc.compress(src, dst, codec="exact", codec_options=opts)
     enc, enc_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    n = 0
-    with spkc.open(dst) as clip:
-        for part in clip.iter_spikes():
-            n += len(part)
-    dec, dec_cpu = time.perf_counter() - t0, time.process_time() - c0
+    dec = dec_cpu = float("inf")
+    for _ in range(REPEATS):  # best of REPEATS, as for zstd / xz below
+        t0, c0 = time.perf_counter(), time.process_time()
+        n = 0
+        with spkc.open(dst) as clip:
+            for part in clip.iter_spikes():
+                n += len(part)
+        dec = min(dec, time.perf_counter() - t0)
+        dec_cpu = min(dec_cpu, time.process_time() - c0)
     ref = read_spikes(src)
     with spkc.open(dst) as clip:
         ok = n == len(ref) and all(np.array_equal(part, ref[k * clip.block_frames:][:len(part)])
@@ -103,9 +109,12 @@ def bench_general(raw: bytes, frames: int, which: str) -> dict:
     t0, c0 = time.perf_counter(), time.process_time()
     packed = comp(raw)
     enc, enc_cpu = time.perf_counter() - t0, time.process_time() - c0
-    t0, c0 = time.perf_counter(), time.process_time()
-    back = decomp(packed)
-    dec, dec_cpu = time.perf_counter() - t0, time.process_time() - c0
+    dec = dec_cpu = float("inf")
+    for _ in range(REPEATS):
+        t0, c0 = time.perf_counter(), time.process_time()
+        back = decomp(packed)
+        dec = min(dec, time.perf_counter() - t0)
+        dec_cpu = min(dec_cpu, time.process_time() - c0)
     assert back == raw
     return {"ratio": len(raw) / len(packed), "enc_fps": frames / enc, "dec_fps": frames / dec,
             "enc_cpu_fps": frames / enc_cpu, "dec_cpu_fps": frames / dec_cpu}
@@ -282,8 +291,8 @@ def write_docs(rows, mem, sw, noise, took) -> None:
          ".spkc file, header and index included)",
          "* `exact` encode: `spkc.compress(src.dat, dst.spkc, codec=\"exact\")` including reading"
          " the .dat and writing the file; decode: `spkc.open(dst).iter_spikes()` over the whole "
-         "clip, each block compared with the source (every clip decoded exactly); zstd/xz: the "
-         "python bindings on the raw bytes in memory",
+         "clip, then compared with the source (every clip decoded exactly); zstd/xz: the "
+         "python bindings on the raw bytes in memory; decodes best of 3, encodes once",
          "* sparse: the synthetic scene generator (seed 1) with gain 0.05, dark current 0.004, "
          "accumulator noise 0.01/frame, 1024 frames", "",
          "![lossless](figures/lossless.png)", "",
