@@ -94,7 +94,10 @@ def _format_stream_info(d: dict[str, Any]) -> str:
         + (f" ({d['duration_s']:.4f} s at {d['frame_rate_hz']:g} Hz)" if d["duration_s"] else "")
         + ("" if d["complete"] else "  [INCOMPLETE: writer did not finish; run spkc repair]"),
         f"  codec          {d['codec']} v{d['codec_version']} (spike stream, {mode})",
-        f"  blocks         {d['scenes']} x {d['frames_per_scene']} frames",
+        f"  blocks         {d['scenes']} x {d['frames_per_scene']} frames"
+        + (f" (the last one {last})" if 0 < (last := d["frames"] - (d["scenes"] - 1)
+                                            * d["frames_per_scene"]) < d["frames_per_scene"]
+           else ""),
         f"  size           {d['file_bytes']} bytes ({d['payload_bytes']} payload, "
         f"{100 * d['container_overhead']:.2f}% container)",
         f"  ratio          {d['ratio']:.2f}x vs 1 bit/pixel raw "
