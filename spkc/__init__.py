@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from spkc._version import __version__
 from spkc.errors import (
+    BlockCorruptError,
     CodecUnavailableError,
     CorruptFileError,
     InputError,
@@ -20,6 +21,7 @@ from spkc.errors import (
 )
 
 __all__ = [
+    "BlockCorruptError",
     "CodecUnavailableError",
     "CorruptFileError",
     "InputError",

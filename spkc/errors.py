@@ -40,6 +40,18 @@ class SceneCorruptError(CorruptFileError):
         super().__init__(message, path)
 
 
+class BlockCorruptError(SceneCorruptError):
+    """One block of a lossless (spike-stream) .spkc file cannot be decoded. ``block`` (also
+    ``scene``, the container's name for the same chunk) is its index; ``frames`` its
+    [first, stop) frame range."""
+
+    def __init__(self, message: str, path: str | os.PathLike | None = None,
+                 block: int | None = None, frames: tuple[int, int] | None = None) -> None:
+        self.block = block
+        self.frames = frames
+        super().__init__(message, path, scene=block)
+
+
 class UnsupportedVersionError(SpkcError):
     """A .spkc file uses a format major version (or critical feature) this reader lacks."""
 

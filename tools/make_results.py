@@ -321,6 +321,8 @@ def main(argv: list[str] | None = None) -> int:
               "uncoded scene" for p in pic_info]
         L += [""]
     L += ["Raw numbers: [results.json](results.json), [bench.json](bench.json).", ""]
+    L += ["Lossless coding (`exact` against zstd -19 and xz -9): "
+          "[results-lossless.md](results-lossless.md) (`python tools/bench_lossless.py`).", ""]
     (docs / "results.md").write_text("\n".join(L))
     print(f"wrote {docs / 'results.md'} in {total / 60:.1f} min")
     return 0

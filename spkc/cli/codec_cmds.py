@@ -60,6 +60,13 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    codec_options=parse_key_values(options, "codec option"),
                    reconstructor_options=parse_key_values(recon_options, "reconstructor option"),
                    progress=not quiet, group_length=group_length)
+    if not res.reconstructor:  # a spike-stream codec: blocks of spikes, no scenes
+        click.echo(
+            f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} "
+            f"blocks, {res.codec} (lossless), {res.file_bytes} bytes, "
+            f"{res.bits_per_spike_pixel:.4f} bits/spike-pixel, {res.ratio:.2f}x, "
+            f"{res.num_frames / res.seconds:.0f} frames/s")
+        return
     click.echo(
         f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
         f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "
@@ -109,7 +116,8 @@ def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, concea
 @click.command("codecs")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
 def codecs_cmd(as_json):
-    """List scene codecs and whether each can run here."""
+    """List codecs (scene codecs and lossless spike-stream codecs) and whether each can run
+    here."""
     from spkc.codecs import list_codecs
 
     infos = list_codecs()
@@ -118,7 +126,8 @@ def codecs_cmd(as_json):
         return
     for i in infos:
         state = "ok" if i.available else f"unavailable: {i.reason}"
-        click.echo(f"{i.name:10s} v{i.version or '?':4s} {state}")
+        kind = "lossless" if i.kind == "stream" else "lossy"
+        click.echo(f"{i.name:10s} v{i.version or '?':4s} {kind:8s} {state}")
 
 
 COMMANDS = [compress_cmd, decompress_cmd, codecs_cmd]

@@ -12,15 +12,19 @@ from dataclasses import dataclass
 from importlib.metadata import EntryPoint, entry_points
 
 from spkc.codecs.base import SceneCodec
+from spkc.codecs.stream_base import SpikeStreamCodec
 from spkc.errors import CodecUnavailableError, CorruptFileError, SpkcError, UnknownCodecError
 
 GROUP = "spkc.codecs"
 DEFAULT_CODEC = "learned"
 
-_registered: dict[str, type[SceneCodec]] = {}
+#: a registered codec: a scene codec or a spike-stream codec (told apart by ``kind``)
+AnyCodec = SceneCodec | SpikeStreamCodec
+
+_registered: dict[str, type[AnyCodec]] = {}
 
 
-def register_codec(cls: type[SceneCodec]) -> type[SceneCodec]:
+def register_codec(cls: type[AnyCodec]) -> type[AnyCodec]:
     """Register a codec class in this process (usable as a decorator)."""
     _registered[cls.name] = cls
     return cls
@@ -33,6 +37,7 @@ class CodecInfo:
     available: bool
     reason: str
     version: str = ""
+    kind: str = "scene"  # "scene" (lossy, regenerated spikes) or "stream" (codes the spikes)
 
 
 def _entry_points() -> dict[str, EntryPoint]:
@@ -45,7 +50,7 @@ def codec_names() -> list[str]:
     return sorted(names, key=lambda n: (n != DEFAULT_CODEC, n))
 
 
-def get_codec_class(name: str) -> type[SceneCodec]:
+def get_codec_class(name: str) -> type[AnyCodec]:
     """The class registered under ``name``; UnknownCodecError when there is none."""
     if name in _registered:
         return _registered[name]
@@ -62,7 +67,7 @@ def get_codec_class(name: str) -> type[SceneCodec]:
     return cls
 
 
-def get_codec(name: str, quality: int | None = None, device: str = "cpu", **options) -> SceneCodec:
+def get_codec(name: str, quality: int | None = None, device: str = "cpu", **options) -> AnyCodec:
     """An instance of codec ``name``, checked to be runnable here."""
     cls = get_codec_class(name)
     ok, reason = cls.availability()
@@ -75,7 +80,7 @@ def get_codec(name: str, quality: int | None = None, device: str = "cpu", **opti
     return cls(quality=quality, device=device, **options)
 
 
-def codec_from_config(name: str, config: dict, device: str = "cpu") -> SceneCodec:
+def codec_from_config(name: str, config: dict, device: str = "cpu") -> AnyCodec:
     """Rebuild the codec recorded in a file header.
 
     A config this codec cannot accept (damaged or forged header) is a CorruptFileError.
@@ -108,5 +113,6 @@ def list_codecs() -> list[CodecInfo]:
             out.append(CodecInfo(name, target, False, exc.problem))
             continue
         ok, reason = cls.availability()
-        out.append(CodecInfo(name, target, ok, reason, cls.version))
+        out.append(CodecInfo(name, target, ok, reason, cls.version,
+                             str(getattr(cls, "kind", "scene"))))
     return out

@@ -3,6 +3,7 @@
 from spkc.pipeline.clip import Clip, ClipReport, DecodeStats, open
 from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE, CompressResult, compress
 from spkc.pipeline.decompress import decompress
+from spkc.pipeline.stream import StreamClip
 
 __all__ = [
     "DEFAULT_FRAMES_PER_SCENE",
@@ -10,6 +11,7 @@ __all__ = [
     "ClipReport",
     "CompressResult",
     "DecodeStats",
+    "StreamClip",
     "compress",
     "decompress",
     "open",

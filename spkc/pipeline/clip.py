@@ -7,11 +7,14 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from spkc.codecs import SceneCodec, codec_from_config
+
+if TYPE_CHECKING:
+    from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.spikes.regenerate import (
@@ -378,7 +381,7 @@ def _codec_for(header, path: str, device: str) -> SceneCodec:
 
 
 def open(path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,  # noqa: A001
-         conceal: bool = False) -> Clip:
+         conceal: bool = False) -> Clip | StreamClip:
     """Open a .spkc file: reads header and index only; scenes decode on demand.
 
     ``conceal``: stand the nearest decodable scene in for scenes that do not decode (see
@@ -388,4 +391,8 @@ def open(path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,  # n
         raise InputError("no such file", p)
     if p.is_dir():
         raise InputError("is a directory, not a .spkc file", p)
+    from spkc.pipeline.stream import StreamClip, is_stream_file
+
+    if is_stream_file(p):  # a spike-stream codec (e.g. lossless `exact`): spikes, not scenes
+        return StreamClip(p, device=device, batch_size=batch_size, conceal=conceal)
     return Clip(p, device=device, batch_size=batch_size, conceal=conceal)

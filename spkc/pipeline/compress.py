@@ -15,6 +15,7 @@ import numpy as np
 from spkc._version import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec, get_codec_class
 from spkc.codecs.base import InterSceneCodec
+from spkc.codecs.stream_base import is_stream_codec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
@@ -123,6 +124,9 @@ def compress(
     ``gop``; default :data:`DEFAULT_GROUP_LENGTH`, 1 = all-intra, format 1.0); a key scene
     starts every group, random access decodes at most G + 1 scenes per frame.
     The output appears at ``dst`` only when complete; on any error nothing is left there.
+    A spike-stream codec (``codec="exact"``: lossless) codes the spikes themselves in blocks
+    (``codec_options={"block_frames": B}``); scene, reconstructor and regeneration arguments
+    do not apply to it.
     """
     # heavy imports here so `import spkc` stays light
     from spkc.codecs.reconstructors import get_reconstructor
@@ -135,6 +139,11 @@ def compress(
     dst = Path(dst)
     options = with_group_length(codec, codec_options, group_length, src)
     scene_codec = get_codec(codec, quality=quality, device=device, **options)
+    if is_stream_codec(scene_codec):  # codes the spikes themselves: no scenes, no regeneration
+        from spkc.pipeline.stream import compress_stream
+
+        return compress_stream(src, dst, scene_codec, height=height, width=width,  # type: ignore[arg-type]
+                               frame_rate=frame_rate, metadata=metadata, progress=progress)
     rname = reconstructor or default_reconstructor(codec)
     recon_kw: dict[str, Any] = dict(reconstructor_options or {})
     if radius is not None:

@@ -47,11 +47,27 @@ def describe_spkc(path: str | os.PathLike) -> dict[str, Any]:
             "bpp_per_scene": payload * 8 / max(int(r.num_scenes) * H * W, 1),
             "ratio": (pixels / 8) / size if size else 0.0,
             "metadata": dict(r.metadata),
+            **_codec_kind(h.codec),
         }
+
+
+def _codec_kind(name: str) -> dict[str, Any]:
+    """``kind`` ("scene", "stream" or "unknown") and ``lossless`` of the file's codec."""
+    from spkc.codecs import get_codec_class
+    from spkc.errors import SpkcError
+
+    try:
+        cls = get_codec_class(name)
+    except SpkcError:
+        return {"kind": "unknown", "lossless": None}
+    kind = str(getattr(cls, "kind", "scene"))
+    return {"kind": kind, "lossless": bool(getattr(cls, "lossless", False))}
 
 
 def format_spkc_info(d: dict[str, Any]) -> str:
     """Human-readable lines for :func:`describe_spkc`'s dict."""
+    if d.get("kind") == "stream":
+        return _format_stream_info(d)
     lines = [
         f"{d['path']}: .spkc, {d['frames']} frames of {d['height']}x{d['width']}"
         + (f" ({d['duration_s']:.4f} s at {d['frame_rate_hz']:g} Hz)" if d["duration_s"] else "")
@@ -69,6 +85,28 @@ def format_spkc_info(d: dict[str, Any]) -> str:
     ]
     if d["codec_identity"]:
         lines.append(f"  identity       {d['codec_identity']}")
+    for k, v in d["metadata"].items():
+        lines.append(f"  meta {k}: {v}")
+    return "\n".join(lines)
+
+
+def _format_stream_info(d: dict[str, Any]) -> str:
+    """Lines for a spike-stream (e.g. lossless ``exact``) file: blocks instead of scenes."""
+    mode = "lossless: decodes to exactly the source spikes" if d["lossless"] else "lossy"
+    lines = [
+        f"{d['path']}: .spkc, {d['frames']} frames of {d['height']}x{d['width']}"
+        + (f" ({d['duration_s']:.4f} s at {d['frame_rate_hz']:g} Hz)" if d["duration_s"] else "")
+        + ("" if d["complete"] else "  [INCOMPLETE: writer did not finish; run spkc repair]"),
+        f"  codec          {d['codec']} v{d['codec_version']} (spike stream, {mode})",
+        f"  blocks         {d['scenes']} x {d['frames_per_scene']} frames"
+        + (f" (the last one {last})" if 0 < (last := d["frames"] - (d["scenes"] - 1)
+                                            * d["frames_per_scene"]) < d["frames_per_scene"]
+           else ""),
+        f"  size           {d['file_bytes']} bytes ({d['payload_bytes']} payload, "
+        f"{100 * d['container_overhead']:.2f}% container)",
+        f"  ratio          {d['ratio']:.2f}x vs 1 bit/pixel raw "
+        f"({d['bits_per_spike_pixel']:.4f} bits/spike-pixel)",
+    ]
     for k, v in d["metadata"].items():
         lines.append(f"  meta {k}: {v}")
     return "\n".join(lines)
