@@ -32,7 +32,10 @@ T_SCENE = b"SCNE"
 T_META = b"meta"
 T_INDEX = b"sidx"
 T_END = b"SEND"
-KNOWN_TYPES = (T_HEADER, T_KEYS, T_SCENE, T_META, T_INDEX, T_END)
+#: format 1.1, ancillary: one block of the exact layer (spec/exact.md, 7) and their index
+T_XBLOCK = b"xblk"
+T_XINDEX = b"xidx"
+KNOWN_TYPES = (T_HEADER, T_KEYS, T_SCENE, T_META, T_INDEX, T_END, T_XBLOCK, T_XINDEX)
 
 MAX_VARINT_BYTES = 9  # values < 2**63
 #: smallest possible SCNE chunk: type(4) len(1) scene_index(1) descriptor(1) crc(4)
@@ -48,6 +51,9 @@ COMPRESS_THRESHOLD = 512
 DESC_HAS_NUM_FRAMES = 1
 DESC_LOST = 2
 DESC_KEYSET_SHIFT = 2
+
+#: xblk descriptor bit: the block was lost before a repair (placeholder, no payload)
+XBLK_LOST = 1
 
 BLOB_RAW = 0
 BLOB_ZSTD = 1

@@ -49,6 +49,10 @@ class Header:
     #: scenes per group (format 1.1): scene k is a key scene when k % group_length == 0 and
     #: may be predicted from the earlier scenes of its group; 1 = every scene decodes alone
     group_length: int = 1
+    #: the exact layer (format 1.1): ``{"codec", "codec_version", "codec_config",
+    #: "block_frames"}`` of the spike-stream codec whose blocks the file's ``xblk`` chunks
+    #: hold (spec/exact.md, 7); None = no exact layer
+    exact_layer: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         validate_header(self)
@@ -59,12 +63,15 @@ class Header:
         obj = asdict(self)
         if self.group_length == 1:
             del obj["group_length"]
+        if self.exact_layer is None:
+            del obj["exact_layer"]
         return obj
 
     @property
     def minor_version(self) -> int:
-        """The lowest format minor version this header needs: 1 with groups, else 0."""
-        return 1 if self.group_length > 1 else 0
+        """The lowest format minor version this header needs: 1 with groups or an exact
+        layer, else 0."""
+        return 1 if self.group_length > 1 or self.exact_layer is not None else 0
 
     def is_key_scene(self, k: int) -> bool:
         """True when scene k starts a group (decodes without earlier scenes)."""
@@ -85,6 +92,8 @@ class Header:
             kwargs[name] = obj[name]
         if "group_length" in obj:  # format 1.1
             kwargs["group_length"] = obj["group_length"]
+        if "exact_layer" in obj:  # format 1.1
+            kwargs["exact_layer"] = obj["exact_layer"]
         if isinstance(kwargs["frame_rate"], int) and not isinstance(kwargs["frame_rate"], bool):
             kwargs["frame_rate"] = float(kwargs["frame_rate"])
         try:
@@ -157,6 +166,16 @@ def validate_header(h: Header) -> None:
     for k, v in h.codec_identity.items():
         if not isinstance(v, str):
             raise HeaderError(f"codec_identity[{k!r}] must be a string")
+    if h.exact_layer is not None:
+        _check_json(h.exact_layer, "exact_layer")
+        xl = h.exact_layer
+        if not isinstance(xl.get("codec"), str) or not isinstance(xl.get("codec_version"), str) \
+                or not isinstance(xl.get("codec_config"), dict) \
+                or not _is_int(xl.get("block_frames")) \
+                or not 1 <= xl["block_frames"] <= MAX_FRAMES_PER_SCENE:
+            raise HeaderError("exact_layer must hold codec (str), codec_version (str), "
+                              "codec_config (object) and block_frames (int >= 1)")
+        _check_name(xl["codec"], "exact_layer.codec", allow_empty=False)
 
 
 def validate_metadata(meta: Any) -> dict[str, MetaValue]:

@@ -39,7 +39,10 @@ from spkc.container.format import (
     T_KEYS,
     T_META,
     T_SCENE,
+    T_XBLOCK,
+    T_XINDEX,
     VERSION_MAJOR,
+    XBLK_LOST,
     Malformed,
     bounded_zstd_decompress,
     check_chunk_crc,
@@ -102,6 +105,8 @@ class _ScanResult:
     problems: list[str]
     payload_bytes: int
     end_seen: bool
+    #: exact layer block -> (offset, size) of its xblk chunk (format 1.1)
+    layer: dict[int, tuple[int, int]] = field(default_factory=dict)
 
 
 class SpkcReader:
@@ -205,7 +210,7 @@ class SpkcReader:
                 ctype, hlen, length = parse_chunk_head(peek, avail)
                 if ctype == T_META:
                     self._meta_loc = (self._data_start, hlen + length + 4)
-                elif ctype not in (T_KEYS, T_SCENE, T_INDEX):
+                elif ctype not in (T_KEYS, T_SCENE, T_INDEX, T_XBLOCK, T_XINDEX):
                     # v1 writers put metadata (if any) right after the header: a chunk we
                     # cannot place there may be a damaged metadata chunk
                     self._meta_loc = (self._data_start, 0)
@@ -221,6 +226,7 @@ class SpkcReader:
             self.index_status = str(exc)
             self.complete = False
             self._from_scan(self._forward_scan())
+        self._load_layer()
 
     def _load_index(self) -> None:
         size = self.file_size
@@ -378,6 +384,16 @@ class SpkcReader:
                     res.keysets.append(ks)
                 except Malformed as exc:
                     res.problems.append(f"PKEY chunk at byte {here} is malformed ({exc})")
+            elif ctype == T_XBLOCK:
+                try:
+                    xk, _ = read_uvarint(data, 0)
+                except Malformed as exc:
+                    res.problems.append(f"exact layer chunk at byte {here} is malformed ({exc})")
+                    continue
+                if xk in res.layer:
+                    res.problems.append(f"second exact layer block {xk} at byte {here} ignored")
+                else:
+                    res.layer[xk] = (here, total)
             elif ctype == T_META:
                 res.meta_loc = (here, total)
             elif ctype == T_END:
@@ -411,6 +427,121 @@ class SpkcReader:
         self.num_scenes = n
         self.num_frames = 0 if n == 0 else (n - 1) * fps + (last if last is not None else fps)
         self._payload_bytes = res.payload_bytes
+
+    # -- exact layer (format 1.1, spec/exact.md section 7) -------------------------------------
+    def _load_layer(self) -> None:
+        """Locate the xblk chunks: from the xidx chunk of a complete file, else (or when the
+        xidx is damaged) from a forward scan. Costs nothing for files without a layer."""
+        self._layer: dict[int, tuple[int, int]] = {}
+        self.layer_index_status = "none"
+        xl = self.header.exact_layer
+        if xl is None:
+            return
+        self.layer_block_frames = int(xl["block_frames"])
+        if self.complete:
+            try:
+                self._layer = self._read_layer_index()
+                self.layer_index_status = "ok"
+                return
+            except Malformed as exc:
+                self.layer_index_status = f"xidx missing or damaged ({exc}); forward scan"
+        else:
+            self.layer_index_status = "no index (forward scan)"
+        if self._scan is None:
+            self._scan = self._forward_scan()
+        self._layer = dict(self._scan.layer)
+
+    def _read_layer_index(self) -> dict[int, tuple[int, int]]:
+        # the writer puts xidx after the last scene chunk, followed only by sidx; the chunks
+        # between the last scene chunk and sidx are a few trailing xblk chunks and xidx
+        pos = int(self._offsets[-1] + self._sizes[-1]) if self.num_scenes else self._data_start
+        stop = int(self._index_offset)
+        for _ in range(4096):
+            if pos >= stop:
+                break
+            peek = self._pread(pos, min(_HEAD_PEEK, stop - pos))
+            ctype, hlen, length = parse_chunk_head(peek, stop - pos)
+            if ctype == T_XINDEX:
+                ctype, data, _ = self._read_chunk(pos, stop)
+                return self._parse_layer_index(data, stop)
+            pos += hlen + length + 4
+        raise Malformed("no xidx chunk before the index")
+
+    def _parse_layer_index(self, data: bytes, stop: int) -> dict[int, tuple[int, int]]:
+        if not data or data[0] != BLOB_RAW:
+            raise Malformed("xidx uses an unknown method")
+        n, pos = read_uvarint(data, 1)
+        if len(data) - pos != 16 * n:
+            raise Malformed(f"xidx entry table is {len(data) - pos} bytes, expected {16 * n}")
+        want = self.num_layer_blocks
+        if n != want:
+            raise Malformed(f"xidx lists {n} blocks, {want} expected for {self.num_frames} "
+                            "frames")
+        offs = np.frombuffer(data, dtype="<u8", count=n, offset=pos)
+        sizes = np.frombuffer(data, dtype="<u8", count=n, offset=pos + 8 * n)
+        if n and (int(offs.min()) < self._data_start or int(sizes.min()) < 9
+                  or int(offs.max()) > stop or int(sizes.max()) > stop
+                  or int((offs + sizes).max()) > stop):
+            raise Malformed("xidx entry out of range")
+        return {k: (int(o), int(z)) for k, (o, z) in enumerate(zip(offs, sizes, strict=True))}
+
+    @property
+    def has_layer(self) -> bool:
+        """True when the header declares an exact layer."""
+        return self.header.exact_layer is not None
+
+    @property
+    def num_layer_blocks(self) -> int:
+        """Exact layer blocks the file's frames need (ceil(frames / block_frames)); 0 without
+        a layer. Some may be missing in a damaged or unfinished file."""
+        if self.header.exact_layer is None:
+            return 0
+        return -(-self.num_frames // int(self.header.exact_layer["block_frames"]))
+
+    def layer_block_range(self, k: int) -> tuple[int, int]:
+        """[first, stop) frames of exact layer block k."""
+        if not 0 <= k < self.num_layer_blocks:
+            raise InputError(f"exact layer block {k} out of range (file has "
+                             f"{self.num_layer_blocks})", self.path)
+        bf = self.layer_block_frames
+        return k * bf, min((k + 1) * bf, self.num_frames)
+
+    def layer_bytes(self) -> int:
+        """Bytes of the exact layer's chunks (xblk chunks found; 0 without a layer)."""
+        return sum(size for _, size in self._layer.values())
+
+    def layer_block(self, k: int) -> bytes:
+        """Payload of exact layer block k; SceneCorruptError(scene=k) naming the block when its
+        chunk is missing, damaged or was lost before a repair."""
+        first, stop = self.layer_block_range(k)
+        loc = self._layer.get(int(k))
+        try:
+            if loc is None:
+                raise Malformed("its chunk is missing (lost in damaged bytes, or never written)")
+            off, size = loc
+            raw = self._pread(off, size)
+            ctype, hlen, length = parse_chunk_head(raw, size)
+            if ctype != T_XBLOCK or hlen + length + 4 != size:
+                raise Malformed("index does not point at an xblk chunk")
+            if not check_chunk_crc(raw, hlen, length):
+                raise Malformed("checksum mismatch")
+            data = memoryview(raw)[hlen: hlen + length]
+            idx, pos = read_uvarint(data, 0)
+            desc, pos = read_uvarint(data, pos)
+            nf, pos = read_uvarint(data, pos)
+            if idx != k:
+                raise Malformed(f"chunk holds block {idx}")
+            if desc & XBLK_LOST:
+                raise Malformed("block was lost before this file was repaired")
+            if nf != stop - first:
+                raise Malformed(f"chunk says {nf} frames, {stop - first} expected")
+            return bytes(data[pos:])
+        except Malformed as exc:
+            raise SceneCorruptError(f"exact layer block {k} (frames {first}..{stop - 1}) is "
+                                    f"damaged ({exc})", self.path, scene=int(k)) from None
+        except CorruptFileError as exc:
+            raise SceneCorruptError(f"exact layer block {k} (frames {first}..{stop - 1}) is "
+                                    f"damaged ({exc.problem})", self.path, scene=int(k)) from None
 
     # -- public API --------------------------------------------------------------------------
     @property
@@ -529,6 +660,14 @@ class SpkcReader:
                 self.scene_payloads(k)
             except SceneCorruptError as exc:
                 rep.damaged_scenes.append((k, exc.problem))
+        if self.has_layer:
+            if self.layer_index_status not in ("ok", "no index (forward scan)"):
+                rep.problems.append(f"exact layer: {self.layer_index_status}")
+            for k in range(self.num_layer_blocks):
+                try:
+                    self.layer_block(k)
+                except SceneCorruptError as exc:
+                    rep.problems.append(exc.problem)
         try:
             self.metadata  # noqa: B018 - parse for the check
         except CorruptFileError as exc:

@@ -22,6 +22,9 @@ class RepairReport:
     num_frames: int
     recovered_scenes: int
     lost_scenes: list[tuple[int, str]] = field(default_factory=list)
+    #: exact layer blocks (format 1.1): recovered count and (block, reason) of lost ones
+    recovered_layer_blocks: int = 0
+    lost_layer_blocks: list[tuple[int, str]] = field(default_factory=list)
     metadata_recovered: bool = True
     problems: list[str] = field(default_factory=list)
 
@@ -30,6 +33,10 @@ class RepairReport:
                  f"{self.num_scenes} scenes ({self.num_frames} frames)"
                  + ("" if self.was_complete else "; source had no valid index (forward scan)")]
         lines += [f"  lost scene {k}: {why}" for k, why in self.lost_scenes]
+        if self.recovered_layer_blocks or self.lost_layer_blocks:
+            lines.append(f"  exact layer: recovered {self.recovered_layer_blocks} of "
+                         f"{self.recovered_layer_blocks + len(self.lost_layer_blocks)} blocks")
+        lines += [f"  lost exact layer block {k}: {why}" for k, why in self.lost_layer_blocks]
         if not self.metadata_recovered:
             lines.append("  metadata was damaged and is not carried over")
         lines += [f"  problem: {p}" for p in self.problems]
@@ -41,7 +48,8 @@ def repair(src: str | os.PathLike, dst: str | os.PathLike) -> RepairReport:
 
     The header must be intact (CorruptFileError otherwise). Scenes are found by a forward scan
     of the chunks, ignoring any index; damaged scenes in the middle become placeholders, scenes
-    lost at a truncated tail are dropped.
+    lost at a truncated tail are dropped. Exact layer blocks (format 1.1) are kept the same
+    way: intact ones copied, lost ones written as placeholders that read as damaged.
     """
     src, dst = os.fspath(src), os.fspath(dst)
     if os.path.abspath(src) == os.path.abspath(dst):
@@ -60,6 +68,7 @@ def repair(src: str | os.PathLike, dst: str | os.PathLike) -> RepairReport:
         report = RepairReport(src, dst, was_complete, r.num_scenes, r.num_frames, 0,
                               metadata_recovered=meta_ok, problems=problems)
         with SpkcWriter(dst, r.header, meta, keep_partial_on_error=False) as w:
+            xk = 0  # next exact layer block; each follows the scene covering its last frame
             for k in range(r.num_scenes):
                 nf = r.scene_frames(k)[1]
                 try:
@@ -67,7 +76,20 @@ def repair(src: str | os.PathLike, dst: str | os.PathLike) -> RepairReport:
                 except SceneCorruptError as exc:
                     w.add_lost_scene(nf)
                     report.lost_scenes.append((k, exc.problem))
-                    continue
-                w.add_scene(payloads, nf)
-                report.recovered_scenes += 1
+                else:
+                    w.add_scene(payloads, nf)
+                    report.recovered_scenes += 1
+                while xk < r.num_layer_blocks and r.layer_block_range(xk)[1] <= w.num_frames:
+                    _copy_layer_block(r, w, xk, report)
+                    xk += 1
     return report
+
+
+def _copy_layer_block(r: SpkcReader, w: SpkcWriter, k: int, report: RepairReport) -> None:
+    first, stop = r.layer_block_range(k)
+    try:
+        w.add_layer_block(r.layer_block(k), stop - first)
+        report.recovered_layer_blocks += 1
+    except SceneCorruptError as exc:
+        w.add_lost_layer_block(stop - first)
+        report.lost_layer_blocks.append((k, exc.problem))

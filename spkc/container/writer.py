@@ -25,6 +25,9 @@ from spkc.container.format import (
     T_KEYS,
     T_META,
     T_SCENE,
+    T_XBLOCK,
+    T_XINDEX,
+    XBLK_LOST,
     chunk_head,
     encode_json_blob,
     make_chunk,
@@ -67,6 +70,17 @@ def encode_index(keysets: list[tuple[str, ...]], gaps: array, sizes: array) -> b
     return bytes([BLOB_RAW]) + bytes(body)
 
 
+def encode_layer_index(offsets: array, sizes: array) -> bytes:
+    """The xidx chunk data: u8 method 0 + varint N + u64 offset[N] + u64 size[N] (absolute
+    offsets and total sizes of the xblk chunks, little-endian)."""
+    o = array("Q", offsets)
+    s = array("Q", sizes)
+    if struct.pack("=H", 1) != struct.pack("<H", 1):  # pragma: no cover - big-endian hosts
+        o.byteswap()
+        s.byteswap()
+    return bytes([BLOB_RAW]) + uvarint(len(o)) + o.tobytes() + s.tobytes()
+
+
 class SpkcWriter:
     """Write a .spkc file scene by scene.
 
@@ -99,6 +113,11 @@ class SpkcWriter:
         self._short_seen = False
         self._closed = False
         self._payload_bytes = 0
+        # exact layer blocks (format 1.1): absolute offset and total size of each xblk chunk
+        self._xoffsets = array("Q")
+        self._xsizes = array("Q")
+        self._xframes = 0
+        self._xshort_seen = False
         try:
             self._f = open(self.partial_path, "wb")  # noqa: SIM115 - lives as long as the writer
         except OSError as exc:
@@ -233,11 +252,63 @@ class SpkcWriter:
             self._short_seen = True
         return k
 
+    # -- exact layer (format 1.1) -------------------------------------------------------------
+    @property
+    def num_layer_blocks(self) -> int:
+        """xblk chunks written so far."""
+        return len(self._xsizes)
+
+    @property
+    def layer_frames(self) -> int:
+        """Frames covered by the xblk chunks written so far."""
+        return self._xframes
+
+    def add_layer_block(self, payload: bytes, num_frames: int) -> int:
+        """Append block k (the next) of the exact layer as an ancillary ``xblk`` chunk holding
+        ``payload`` (the layer codec's bytes) for ``num_frames`` frames; flushed like a scene.
+
+        Needs a header with ``exact_layer``; every block but the last has exactly its
+        ``block_frames`` frames. Returns k."""
+        return self._write_layer_block(payload, num_frames, lost=False)
+
+    def add_lost_layer_block(self, num_frames: int) -> int:
+        """Placeholder for a layer block whose data was lost (used by repair)."""
+        return self._write_layer_block(b"", num_frames, lost=True)
+
+    def _write_layer_block(self, payload: bytes, num_frames: int, lost: bool) -> int:
+        self._check_open()
+        k = self.num_layer_blocks
+        xl = self.header.exact_layer
+        if xl is None:
+            raise InputError("exact layer block for a header without exact_layer", self.path)
+        bf = int(xl["block_frames"])
+        if isinstance(num_frames, bool) or not isinstance(num_frames, int) \
+                or not 1 <= num_frames <= bf or self._xshort_seen:
+            raise InputError(f"exact layer block {k}: num_frames must be an int in 1..{bf} "
+                             f"(only the last block may be shorter), got {num_frames!r}",
+                             self.path)
+        if not isinstance(payload, (bytes, bytearray, memoryview)):
+            raise InputError(f"exact layer block {k}: payload is {type(payload).__name__}, "
+                             "not bytes", self.path)
+        data = uvarint(k) + uvarint(XBLK_LOST if lost else 0) + uvarint(num_frames) \
+            + bytes(payload)
+        offset = self._pos
+        self._write(make_chunk(T_XBLOCK, data))
+        self._flush()
+        self._xoffsets.append(offset)
+        self._xsizes.append(self._pos - offset)
+        self._xframes += num_frames
+        if num_frames != bf:
+            self._xshort_seen = True
+        return k
+
     # -- finishing ---------------------------------------------------------------------------
     def close(self) -> None:
         """Write index and end chunk, fsync, and rename ``<path>.partial`` to ``path``."""
         if self._closed:
             return
+        if self.header.exact_layer is not None:
+            self._write(make_chunk(T_XINDEX, encode_layer_index(self._xoffsets, self._xsizes)))
         index_offset = self._pos
         self._write(make_chunk(T_INDEX, encode_index(self._keyset_list, self._gaps, self._sizes)))
         self._write(make_chunk(T_END, struct.pack("<QQQQ", index_offset, self.num_scenes,

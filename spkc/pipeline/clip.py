@@ -16,6 +16,7 @@ from spkc.codecs import SceneCodec, codec_from_config
 if TYPE_CHECKING:
     from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
+from spkc.pipeline.exact_layer import ExactLayerAccess
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.spikes.regenerate import (
     RegenParams,
@@ -50,7 +51,7 @@ class ClipReport:
         return not self.bad_scenes and bool(getattr(self.container, "ok", True))
 
 
-class Clip(GroupDecoding):
+class Clip(GroupDecoding, ExactLayerAccess):
     """A .spkc file opened for decoding. Use :func:`spkc.open`.
 
     Decoding is exact: the same file gives the same spikes for a full decode, random access,
@@ -282,13 +283,18 @@ class Clip(GroupDecoding):
         return regenerate_segment_torch(k, frames, luma_t, self._centres2, self.regen,
                                         device=self.device).cpu().numpy()
 
-    def spikes(self, start: int | None = None, stop: int | None = None) -> np.ndarray:
-        """Regenerated spikes of frames [start, stop): (stop-start, H, W) bool."""
+    def spikes(self, start: int | None = None, stop: int | None = None, *,
+               exact: bool = False) -> np.ndarray:
+        """Regenerated spikes of frames [start, stop): (stop-start, H, W) bool. ``exact``:
+        the source spikes from the file's exact layer instead (decoding only its blocks that
+        cover the range; see :attr:`has_exact`)."""
         T, H, W = self.shape
         start = 0 if start is None else int(start)
         stop = T if stop is None else int(stop)
         if start < 0 or stop > T or start > stop:
             raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
+        if exact:
+            return self._exact_spikes(start, stop)
         out = np.empty((stop - start, H, W), bool)
         for first, block in self._iter_segments(start, stop):
             out[first - start:first - start + len(block)] = block
@@ -309,10 +315,16 @@ class Clip(GroupDecoding):
             yield lo, seg[lo - first:hi - first]
 
     def iter_spikes(self, block: int | None = None, start: int = 0,
-                    stop: int | None = None) -> Iterator[np.ndarray]:
-        """Yield regenerated spikes in blocks of ``block`` frames (default: one scene)."""
+                    stop: int | None = None, *, exact: bool = False) -> Iterator[np.ndarray]:
+        """Yield regenerated spikes in blocks of ``block`` frames (default: one scene);
+        ``exact``: the source spikes of the exact layer (default: one layer block each)."""
         T = self.shape[0]
         stop = T if stop is None else int(stop)
+        if exact:
+            if not 0 <= int(start) <= stop <= T:
+                raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
+            yield from self._iter_exact(block, int(start), stop)
+            return
         if block is None:
             for _, seg in self._iter_segments(int(start), stop):
                 yield seg

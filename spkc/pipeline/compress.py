@@ -113,6 +113,8 @@ def compress(
     reconstructor_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     group_length: int | None = None,
+    exact: bool = False,
+    exact_block_frames: int | None = None,
 ) -> CompressResult:
     """Compress a spike recording (.dat/.npy/.npz/.h5) into a .spkc file.
 
@@ -127,6 +129,11 @@ def compress(
     A spike-stream codec (``codec="exact"``: lossless) codes the spikes themselves in blocks
     (``codec_options={"block_frames": B}``); scene, reconstructor and regeneration arguments
     do not apply to it.
+    ``exact``: also store the source spikes losslessly, as the file's exact layer (format 1.1,
+    spec/exact.md section 7) in blocks of ``exact_block_frames`` frames (default: the
+    ``exact`` codec's); ``spkc.open(dst).spikes(exact=True)`` returns them and
+    :func:`spkc.pipeline.exact_layer.strip` drops them again. A lossless stream codec already
+    stores the source: ``exact`` then changes nothing.
     """
     # heavy imports here so `import spkc` stays light
     from spkc.codecs.reconstructors import get_reconstructor
@@ -142,6 +149,10 @@ def compress(
     if is_stream_codec(scene_codec):  # codes the spikes themselves: no scenes, no regeneration
         from spkc.pipeline.stream import compress_stream
 
+        if exact and not getattr(scene_codec, "lossless", False):
+            raise InputError(f"codec {codec!r} is a lossy stream codec; --exact needs a "
+                             "scene codec or a lossless one", src)
+
         return compress_stream(src, dst, scene_codec, height=height, width=width,  # type: ignore[arg-type]
                                frame_rate=frame_rate, metadata=metadata, progress=progress)
     rname = reconstructor or default_reconstructor(codec)
@@ -155,6 +166,13 @@ def compress(
         raise InputError(f"reconstructor {rname!r} has no option(s) "
                          f"{', '.join(sorted(recon.options))}", src)
     context = int(scene_codec.wants_spike_context)
+    layer_codec = None
+    if exact:
+        from spkc.pipeline.exact_layer import ExactLayerEncoder, layer_header, make_layer_codec
+
+        layer_codec = make_layer_codec(exact_block_frames, src=src)
+    elif exact_block_frames is not None:
+        raise InputError("exact_block_frames needs exact=True (--exact)", src)
 
     with open_spikes(src, height=height, width=width) as source:
         T, H, W = source.shape
@@ -181,6 +199,7 @@ def compress(
             codec_identity={**scene_codec.identity(),
                             **{f"reconstructor_{k}": v for k, v in recon.identity().items()}},
             group_length=group_length_of(scene_codec),
+            exact_layer=layer_header(layer_codec) if layer_codec is not None else None,
         )
         grouper = GroupEncoder(scene_codec) if isinstance(scene_codec, InterSceneCodec) \
             and scene_codec.group_length > 1 else None
@@ -201,6 +220,8 @@ def compress(
         payload_bytes = 0
         try:
             with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
+                xenc = ExactLayerEncoder(source, writer, layer_codec) \
+                    if layer_codec is not None else None
                 batch: SceneBatch | None = first
                 batch_rates = rates
                 while batch is not None:
@@ -223,6 +244,8 @@ def compress(
                         bar.set_postfix(ratio=f"{raw_bytes / max(payload_bytes, 1):.0f}x",
                                         refresh=False)
                         bar.update(done)
+                    if xenc is not None:  # layer blocks whose frames are all written
+                        xenc.advance(writer.num_frames)
                     batch = next(batches, None)
                     if batch is not None:
                         batch_rates = recon.reconstruct(batch.windows)
@@ -231,6 +254,8 @@ def compress(
                     payload_bytes += sum(len(v) for v in payloads.values())
                     if bar is not None:
                         bar.update(count)
+                if xenc is not None:
+                    xenc.finish()
         except SpkcError:
             raise
         except OSError as exc:

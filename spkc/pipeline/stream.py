@@ -255,9 +255,22 @@ class StreamClip:
             lo, hi = max(start, first), min(stop, end)
             yield lo, self.block(k)[lo - first:hi - first]
 
-    def spikes(self, start: int | None = None, stop: int | None = None) -> np.ndarray:
+    @property
+    def has_exact(self) -> bool:
+        """True for a lossless codec: the file's spikes are the source spikes."""
+        return self.lossless
+
+    def _check_exact(self, exact: bool) -> None:
+        if exact and not self.lossless:
+            raise InputError(f"codec {self.header.codec!r} is lossy: the file has no exact "
+                             "spikes", self.path)
+
+    def spikes(self, start: int | None = None, stop: int | None = None, *,
+               exact: bool = False) -> np.ndarray:
         """Spikes of frames [start, stop): (stop-start, H, W) bool, decoding only the blocks
-        that cover the range."""
+        that cover the range. ``exact`` (as for a lossy file with an exact layer) changes
+        nothing for a lossless codec."""
+        self._check_exact(exact)
         start, stop = self._range(start, stop)
         out = np.empty((stop - start, *self.shape[1:]), bool)
         for lo, part in self._iter_parts(start, stop):
@@ -265,8 +278,9 @@ class StreamClip:
         return out
 
     def iter_spikes(self, block: int | None = None, start: int = 0,
-                    stop: int | None = None) -> Iterator[np.ndarray]:
+                    stop: int | None = None, *, exact: bool = False) -> Iterator[np.ndarray]:
         """Yield spikes in pieces of ``block`` frames (default: one codec block each)."""
+        self._check_exact(exact)
         start, stop = self._range(start, stop)
         if block is None:
             for _, part in self._iter_parts(start, stop):
