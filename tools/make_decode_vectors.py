@@ -45,7 +45,12 @@ VECTORS = {
     "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
     # groups of 4 scenes: an HEVC key scene, then P scenes (format 1.1, spec section 5.3)
     "hevc-inter": ("hevc", 4, 4, "tfp", "linear", "soft"),
+    # lossy scenes + the exact layer (format 1.1, spec/exact.md section 7): the regenerated
+    # spikes as for any vector, and the source spikes of the layer (exact_* fields)
+    "raw-exact": ("raw", 3, 16, "tfp", "linear", "soft"),
 }
+#: vectors that carry the exact layer: name -> layer block_frames
+EXACT_LAYER = {"raw-exact": 20}
 #: codec options of the vectors that need them
 CODEC_OPTIONS = {"hevc-inter": {"gop": 4}}
 #: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
@@ -71,6 +76,21 @@ def digests(path: Path, conceal: bool = False) -> dict:
         if conceal:
             out["concealed"] = {str(k): j for k, (_, j) in sorted(clip.concealed.items())}
         return out
+
+
+def exact_digests(path: Path) -> dict:
+    """Hash of the exact layer's spikes (the source), its block length and each block's
+    method byte (0 raw, 1 model)."""
+    from spkc.container import SpkcReader
+
+    with spkc.open(path) as clip:
+        ex = clip.spikes(exact=True)
+    with SpkcReader(path) as r:
+        methods = [r.layer_block(k)[0] for k in range(r.num_layer_blocks)]
+        bf = int(r.header.exact_layer["block_frames"])
+    return {"exact_spikes_sha256": hashlib.sha256(np.packbits(ex).tobytes()).hexdigest(),
+            "exact_spike_count": int(ex.sum()), "exact_block_frames": bf,
+            "exact_block_methods": methods}
 
 
 def lose_scene(path: Path, k: int) -> None:
@@ -112,11 +132,15 @@ def main() -> None:
             dst = args.out / f"{name}.spkc"
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,
                           reconstructor=recon, interpolation=interp, reset=reset, seed=11,
-                          codec_options=CODEC_OPTIONS.get(name))
+                          codec_options=CODEC_OPTIONS.get(name),
+                          exact=name in EXACT_LAYER, exact_block_frames=EXACT_LAYER.get(name),
+                          metadata={"created": "2026-12-02T00:00:00+00:00"})
             if name in LOST_SCENE:
                 lose_scene(dst, LOST_SCENE[name])
             manifest["vectors"][name] = {"file": dst.name, "codec": codec,
                                          **digests(dst, conceal=name in LOST_SCENE)}
+            if name in EXACT_LAYER:
+                manifest["vectors"][name].update(exact_digests(dst))
             print(f"{dst.name}: {dst.stat().st_size} bytes")
     manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
 

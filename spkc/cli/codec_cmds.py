@@ -42,10 +42,16 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
               help="Scenes per group for codecs with inter coding (hevc, av1): a key scene, "
                    "then scenes predicted from it; 1 = all-intra. [default: 32]")
 @click.option("--meta", multiple=True, help="Metadata KEY=VALUE stored in the file.")
+@click.option("--exact", is_flag=True,
+              help="Also keep the source spikes losslessly (the exact layer, format 1.1): "
+                   "`decompress --exact` returns them, `spkc strip` drops them.")
+@click.option("--exact-block-frames", type=int, default=None,
+              help="Frames per exact layer block (random-access granularity). "
+                   "[default: 512]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radius, height,
                  width, frame_rate, device, batch_size, interpolation, seed, options,
-                 recon_options, group_length, meta, quiet):
+                 recon_options, group_length, meta, exact, exact_block_frames, quiet):
     """Compress a spike recording (.dat, .npy, .npz, .h5) into a .spkc file."""
     from spkc.pipeline import compress
 
@@ -59,7 +65,8 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    metadata=metadata, seed=seed, interpolation=interpolation,
                    codec_options=parse_key_values(options, "codec option"),
                    reconstructor_options=parse_key_values(recon_options, "reconstructor option"),
-                   progress=not quiet, group_length=group_length)
+                   progress=not quiet, group_length=group_length, exact=exact,
+                   exact_block_frames=exact_block_frames)
     if not res.reconstructor:  # a spike-stream codec: blocks of spikes, no scenes
         click.echo(
             f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} "
@@ -71,7 +78,8 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
         f"{res.path}: {res.num_frames} frames {res.height}x{res.width}, {res.num_scenes} scenes, "
         f"{res.codec} q{res.quality} + {res.reconstructor}, {res.file_bytes} bytes, "
         f"{res.bits_per_spike_pixel:.5f} bits/spike-pixel, {res.ratio:.1f}x, "
-        f"{res.num_frames / res.seconds:.0f} frames/s")
+        f"{res.num_frames / res.seconds:.0f} frames/s"
+        + (" (+ exact layer: the source spikes, lossless)" if exact else ""))
 
 
 @click.command("decompress")
@@ -88,16 +96,19 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
 @click.option("--conceal", is_flag=True,
               help="Stand the nearest intact scene in for scenes that do not decode (damaged, "
                    "or lost before a repair) instead of failing; lists them.")
-def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, conceal):
+@click.option("--exact", is_flag=True,
+              help="Write the source spikes from the file's exact layer (lossless) instead "
+                   "of the regenerated stream.")
+def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, conceal, exact):
     """Decode a .spkc file to spikes (and optionally scene PNGs)."""
     from spkc.errors import SceneCorruptError
     from spkc.pipeline import decompress
 
     try:
         info = decompress(src, dst, scenes_dir=scenes_dir, device=device, progress=not quiet,
-                          allow_unfinished=allow_unfinished, conceal=conceal)
+                          allow_unfinished=allow_unfinished, conceal=conceal, exact=exact)
     except SceneCorruptError as exc:
-        if conceal:  # nothing decodes: no hint would help
+        if conceal or exact:  # nothing decodes / no stand-in for source spikes
             raise
         raise SceneCorruptError(f"{exc.problem}; --conceal decodes the rest, the nearest intact "
                                 "scene standing in", exc.path, scene=exc.scene) from exc
@@ -107,7 +118,9 @@ def decompress_cmd(src, dst, scenes_dir, device, quiet, allow_unfinished, concea
         click.echo(f"{src}: warning: {why}; concealed by scene {j}", err=True)
     parts = []
     if info["output"]:
-        parts.append(f"{info['frames']} frames -> {info['output']}")
+        parts.append(f"{info['frames']} frames"
+                     + (" (source spikes, exact layer)" if exact else "")
+                     + f" -> {info['output']}")
     if info["scenes_dir"]:
         parts.append(f"{info['scenes']} scenes -> {info['scenes_dir']}/")
     click.echo(f"{src}: " + ", ".join(parts))

@@ -29,6 +29,15 @@ def verify_cmd(file: str, decode: bool) -> None:
         click.echo(f"decoded {clip.num_scenes - len(checked.bad_scenes)} of {clip.num_scenes} "
                    "scenes")
         ok = ok and not checked.bad_scenes
+        if getattr(clip, "kind", "scene") != "stream" and clip.has_exact:
+            with open_clip(file) as clip:
+                layer = clip.exact_layer
+                bad_blocks = layer.verify()
+            for _, why in sorted(bad_blocks.items()):
+                click.echo(why)
+            click.echo(f"decoded {layer.num_blocks - len(bad_blocks)} of {layer.num_blocks} "
+                       "exact layer blocks")
+            ok = ok and not bad_blocks
     if not ok:
         raise click.exceptions.Exit(1)
 

@@ -22,6 +22,7 @@ _COMMAND_MODULES: dict[str, tuple[str, ...]] = {
     "spkc.cli.simulate_cmd": ("simulate",),
     "spkc.cli.codec_cmds": ("compress", "decompress", "codecs"),
     "spkc.cli.container_cmds": ("verify", "repair"),
+    "spkc.cli.layer_cmds": ("strip",),
     "spkc.cli.eval_cmd": ("eval",),
     "spkc.cli.train_cmd": ("train",),
 }

@@ -40,7 +40,8 @@ def unfinished_message(clip: Clip) -> str:
 def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                scenes_dir: str | os.PathLike | None = None, device: str = "cpu",
                batch_size: int = 4, progress: bool = False,
-               allow_unfinished: bool = False, conceal: bool = False) -> dict:
+               allow_unfinished: bool = False, conceal: bool = False,
+               exact: bool = False) -> dict:
     """Decode ``src`` to spikes at ``dst`` (format from its suffix) and/or scene PNGs.
 
     Output is streamed one scene segment at a time (memory bounded by a few scenes) into a
@@ -50,6 +51,8 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
     intact scenes are decoded and the result's ``complete`` is False). ``conceal``: scenes
     that do not decode are replaced by the nearest that does (:class:`~spkc.pipeline.clip.Clip`)
     instead of failing; the result's ``concealed`` maps them to (why, stand-in scene).
+    ``exact``: write the source spikes of the file's exact layer (byte-identical to the source
+    for a ``.dat`` source) instead of the regenerated stream; InputError when it has none.
     """
     from spkc.io import open_spike_writer
 
@@ -63,6 +66,9 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
         T, H, W = clip.shape
         if not clip.complete and not allow_unfinished:
             raise UnfinishedFileError(unfinished_message(clip), src)
+        if exact and not clip.has_exact:
+            raise InputError("file has no exact layer (compress with --exact to keep the "
+                             "source spikes)", src)
         bar = None
         if progress:
             from tqdm import tqdm
@@ -80,7 +86,7 @@ def decompress(src: str | os.PathLike, dst: str | os.PathLike | None = None,
                 # the context manager keeps a decoding error from being masked by the
                 # writer's complaint that fewer frames than declared arrived
                 with open_spike_writer(tmp, H, W, num_frames=T) as writer:
-                    for block in clip.iter_spikes():
+                    for block in clip.iter_spikes(exact=exact):
                         writer.write(block)
                         if bar is not None:
                             bar.update(len(block))

@@ -47,8 +47,27 @@ def describe_spkc(path: str | os.PathLike) -> dict[str, Any]:
             "bpp_per_scene": payload * 8 / max(int(r.num_scenes) * H * W, 1),
             "ratio": (pixels / 8) / size if size else 0.0,
             "metadata": dict(r.metadata),
+            "exact_layer": _layer_info(r, pixels),
             **_codec_kind(h.codec),
         }
+
+
+def _layer_info(r, pixels: int) -> dict[str, Any] | None:
+    """The exact layer's codec, blocks and bytes (None without one); sizes from the index."""
+    xl = r.header.exact_layer
+    if xl is None:
+        return None
+    layer = int(r.layer_bytes())
+    return {
+        "codec": xl["codec"],
+        "codec_version": xl["codec_version"],
+        "block_frames": int(xl["block_frames"]),
+        "blocks": int(r.num_layer_blocks),
+        "layer_bytes": layer,
+        "lossy_bytes": int(r.file_size) - layer,
+        "layer_ratio": (pixels / 8) / layer if layer else 0.0,
+        "index": r.layer_index_status,
+    }
 
 
 def _codec_kind(name: str) -> dict[str, Any]:
@@ -83,6 +102,15 @@ def format_spkc_info(d: dict[str, Any]) -> str:
         f"  rate           {d['bits_per_spike_pixel']:.5f} bits/spike-pixel, "
         f"{d['bpp_per_scene']:.3f} bpp per scene, ratio {d['ratio']:.1f}x vs 1 bit/pixel",
     ]
+    xl = d.get("exact_layer")
+    if xl:
+        lines += [
+            f"  layers         lossy (scenes) {xl['lossy_bytes']} bytes + exact (source "
+            f"spikes, lossless) {xl['layer_bytes']} bytes; format {d['format_version']}",
+            f"  exact layer    {xl['codec']} v{xl['codec_version']}, {xl['blocks']} blocks x "
+            f"{xl['block_frames']} frames, ratio {xl['layer_ratio']:.2f}x vs 1 bit/pixel "
+            f"(`spkc strip` drops it)",
+        ]
     if d["codec_identity"]:
         lines.append(f"  identity       {d['codec_identity']}")
     for k, v in d["metadata"].items():
