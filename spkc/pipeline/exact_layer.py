@@ -150,6 +150,10 @@ class ExactLayer:
         H, W = self._reader.header.height, self._reader.header.width
         try:
             data = self._reader.layer_block(k)
+        except SceneCorruptError as exc:  # chunk missing, damaged or lost: says so itself
+            raise BlockCorruptError(exc.problem, self.path, block=k,
+                                    frames=(first, stop)) from exc
+        try:
             shape = (stop - first, H, W)
             out = np.asarray(self.codec.decode_block(data, shape))
             if out.shape != shape or out.dtype != bool:
@@ -158,8 +162,7 @@ class ExactLayer:
         except Exception as exc:
             why = exc.problem if isinstance(exc, SpkcError) else f"{type(exc).__name__}: {exc}"
             raise BlockCorruptError(
-                f"exact layer block {k} (frames {first}..{stop - 1}) does not decode: "
-                f"{why.removeprefix(f'exact layer block {k} (frames {first}..{stop - 1}) ')}",
+                f"exact layer block {k} (frames {first}..{stop - 1}) does not decode: {why}",
                 self.path, block=k, frames=(first, stop)) from exc
         out.flags.writeable = False
         self.decoded_blocks.append(k)
