@@ -38,7 +38,7 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     Memory is bounded by one block (``codec.block_frames`` frames) plus its coded bytes.
     Returns a :class:`spkc.pipeline.compress.CompressResult`.
     """
-    from spkc import __version__
+    from spkc._version import __version__
     from spkc.container import Header, SpkcWriter
     from spkc.io import open_spikes
     from spkc.pipeline.compress import CompressResult
