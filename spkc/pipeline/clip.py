@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
+from spkc.pipeline.results import ClipReport
 from spkc.spikes.regenerate import (
     RegenParams,
     interpolated_luminance,
@@ -34,20 +35,6 @@ class DecodeStats:
     scenes_decoded: int = 0
     decode_calls: int = 0
     decoded_indices: list[int] = field(default_factory=list)
-
-
-@dataclass
-class ClipReport:
-    """Result of :meth:`Clip.verify`: container damage plus scenes the codec cannot decode."""
-
-    path: str
-    num_scenes: int
-    bad_scenes: dict[int, str]
-    container: Any
-
-    @property
-    def ok(self) -> bool:
-        return not self.bad_scenes and bool(getattr(self.container, "ok", True))
 
 
 class Clip(GroupDecoding):

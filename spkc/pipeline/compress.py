@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -19,6 +18,7 @@ from spkc.codecs.stream_base import is_stream_codec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
+from spkc.pipeline.results import CompressResult
 from spkc.spikes.regenerate import RegenParams
 
 DEFAULT_FRAMES_PER_SCENE = 32
@@ -29,28 +29,6 @@ DEFAULT_GROUP_LENGTH = 32
 #: quantile of the first batch's rates mapped to full-scale luminance, and headroom above it
 _FULL_SCALE_QUANTILE = 0.999
 _HEADROOM = 1.1
-
-
-@dataclass
-class CompressResult:
-    """What :func:`compress` did. Sizes in bytes, rates in bits per spike-pixel."""
-
-    path: str
-    num_frames: int
-    height: int
-    width: int
-    num_scenes: int
-    codec: str
-    quality: int
-    reconstructor: str
-    file_bytes: int
-    payload_bytes: int
-    bits_per_spike_pixel: float
-    ratio: float
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def default_reconstructor(codec_name: str) -> str:
