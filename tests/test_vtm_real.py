@@ -273,3 +273,20 @@ def test_decode_only_availability(decoder_only):
 def test_ffmpeg_only_availability(ffmpeg_only):
     ok, note = VtmCodec.availability()
     assert ok and note.startswith("decode only, with FFmpeg") and "10-bit" in note
+
+
+def test_spkc_eval_has_vtm_rows_and_bd_against_vtm(vtm_env, tmp_path):
+    import json
+
+    src, out = _dat(tmp_path), tmp_path / "ev"
+    r = CliRunner().invoke(cli, ["eval", str(src), "--codecs", "vtm,hevc", "--qualities", "1,3",
+                                 "-S", "8", "--height", str(H), "--width", str(W),
+                                 "--anchor", "vtm", "--out", str(out), "--quiet"])
+    assert r.exit_code == 0, r.output
+    doc = json.loads((out / "eval.json").read_text())
+    rows = [row for row in doc["results"] if row["codec"] == "vtm"]
+    assert [row["quality"] for row in rows] == [1, 3]
+    assert rows[0]["bits_per_spike_pixel"] < rows[1]["bits_per_spike_pixel"]
+    assert rows[0]["scene_psnr"] < rows[1]["scene_psnr"]
+    bd = [e for e in doc["bd"] if e["codec"] == "hevc" and e["anchor"] == "vtm"]
+    assert bd and bd[0]["bd_psnr"] is not None
