@@ -286,6 +286,12 @@ def test_vtm_unavailable_without_binaries(monkeypatch, tmp_path):
         VtmCodec().encode(natural_scene()[None])
     with pytest.raises(CodecUnavailableError, match="8-bit.*DecoderApp"):
         VtmCodec(bit_depth=8).decode([{"img": b"xxxxx"}], (H, W))
+    from spkc.eval import plan_runs
+
+    runs, skipped = plan_runs(["vtm"], None)  # eval skips it once: it cannot encode
+    assert runs == [] and skipped == [{"codec": "vtm", "quality": None, "reason":
+                                       "EncoderApp not found; set SPKC_VTM_DIR (decoding "
+                                       "needs only a decoder)"}]
     monkeypatch.setattr(vtm, "ffmpeg_vvc", lambda: (None, "no av here"))
     assert VtmCodec.availability() == (
         False, "EncoderApp and DecoderApp not found; set SPKC_VTM_DIR (and no av here)")

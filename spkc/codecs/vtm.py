@@ -210,6 +210,17 @@ class VtmCodec(SceneCodec):
             return True, f"decodes with {ffmpeg}: DecoderApp not found; set {ENV_DIR}"
         return True, f"decode only, with {ffmpeg}: EncoderApp not found; set {ENV_DIR}"
 
+    @classmethod
+    def encode_availability(cls) -> tuple[bool, str]:
+        """(EncoderApp and its intra configuration are found, reason when not).
+
+        ``spkc eval`` plans runs only for codecs that can encode (decode-only vtm is skipped
+        once, with this reason, instead of failing at every quality)."""
+        encoder = find_binary(ENCODER_NAMES)
+        if encoder is None:
+            return False, f"EncoderApp not found; set {ENV_DIR} (decoding needs only a decoder)"
+        return True, ""
+
     def check_identity(self, identity: Mapping[str, str], path: str | None = None) -> None:
         """Refuse to open a file no decoder here reproduces exactly (8-bit without DecoderApp)."""
         self._decoder(path)
