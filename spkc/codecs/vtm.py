@@ -337,7 +337,7 @@ class VtmCodec(SceneCodec):
                 raise corrupt(self.name, "DecoderApp output is not one picture of the "
                                          "expected size", exc) from exc
 
-    def _decode_ffmpeg(self, av: Any, data: bytes) -> np.ndarray:
+    def _decode_ffmpeg(self, av: Any, data: bytes, padded: tuple[int, int]) -> np.ndarray:
         ctx = av.CodecContext.create("vvc", "r")
         ctx.thread_count = 1
         try:
@@ -350,7 +350,11 @@ class VtmCodec(SceneCodec):
         if frames[0].format.name != expected:
             raise corrupt(self.name, f"decoded picture is {frames[0].format.name}, "
                                      f"expected {expected}")
-        return frames[0].to_ndarray()
+        plane = frames[0].to_ndarray()
+        if plane.shape != padded:  # as DecoderApp's output size is checked
+            raise corrupt(self.name, f"decoded picture is {plane.shape[0]}x{plane.shape[1]}, "
+                                     f"expected {padded[0]}x{padded[1]}")
+        return plane
 
     def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
         """N payload sets -> scenes (N, H, W) float32 in [0, 1].
@@ -365,7 +369,7 @@ class VtmCodec(SceneCodec):
             with ThreadPoolExecutor(max_workers=self._workers(len(streams))) as pool:
                 planes = list(pool.map(lambda s: self._decode_app(decoder, s, padded), streams))
         else:
-            planes = [self._decode_ffmpeg(decoder, s) for s in streams]
+            planes = [self._decode_ffmpeg(decoder, s, padded) for s in streams]
         out = np.empty((len(planes), h, w), np.float32)
         for i, plane in enumerate(planes):
             out[i] = from_uint(check_plane(plane, (h, w), self.bit_depth, self.name),
