@@ -176,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--frames-per-scene", type=int, default=101)
     ap.add_argument("--quick", action="store_true", help="qualities 3,4; timing of q1 and q8")
     ap.add_argument("--reuse", action="store_true",
-                    help="no encoding: rewrite the page from the last results-vtm.json")
+                    help="no evaluation: rewrite the page from the last results-vtm.json's "
+                    "rows (timing runs unless --timing-qualities '')")
     args = ap.parse_args(argv)
     if args.quick:
         args.qualities, args.timing_qualities = "3,4", "1,8"
@@ -229,10 +230,10 @@ def main(argv: list[str] | None = None) -> int:
     bd = [e for a in ANCHORS for m in ("scene_psnr", "scene_psnr_ref")
           for e in bd_table(all_rows, a, metric=m) if _bd_pair(e)]
     tq = [int(q) for q in args.timing_qualities.split(",") if q]
-    if args.reuse:
-        timing = prev["timing"]
-    else:
-        timing = _timing(clips[0].with_suffix(".png"), tq) if tq else []
+    if tq:
+        timing = _timing(clips[0].with_suffix(".png"), tq)
+    else:  # with --reuse: the last run's timing table, if any
+        timing = prev.get("timing", []) if args.reuse else []
     _plot(all_rows, docs / "figures" / "rd_vtm.png")
 
     total = time.perf_counter() - t_start
