@@ -34,7 +34,7 @@ CPU cores this process may use), ``timeout`` (seconds per EncoderApp run; defaul
 :func:`encoder_timeout`: 600 s, or 5 ms per pixel for scenes over 120,000 pixels; DecoderApp
 runs get ``min(timeout, 60)``, and one running longer is a damaged payload).
 
-Speed: VTM is single-threaded and slow -- about 10-30 s per 250x400 scene on one core
+Speed: VTM is single-threaded and slow -- about 15-40 s per 250x400 scene on one shared core
 (QP 44 .. 16; docs/results-vtm.md has the measured table), DecoderApp 0.1-0.2 s -- so
 ``encode`` runs one EncoderApp per core on independent scenes.
 """
