@@ -278,7 +278,7 @@ def test_ffmpeg_only_availability(ffmpeg_only):
 def test_spkc_eval_has_vtm_rows_and_bd_against_vtm(vtm_env, tmp_path):
     import json
 
-    src, out = _dat(tmp_path), tmp_path / "ev"
+    src, out = _dat(tmp_path, T=16), tmp_path / "ev"  # 2 scenes
     r = CliRunner().invoke(cli, ["eval", str(src), "--codecs", "vtm,hevc", "--qualities", "1,3",
                                  "-S", "8", "--height", str(H), "--width", str(W),
                                  "--anchor", "vtm", "--out", str(out), "--quiet"])
