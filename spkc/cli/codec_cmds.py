@@ -126,6 +126,8 @@ def codecs_cmd(as_json):
         return
     for i in infos:
         state = "ok" if i.available else f"unavailable: {i.reason}"
+        if i.available and i.reason:  # a partial capability, e.g. vtm "decode only: ..."
+            state += f" ({i.reason})"
         kind = "lossless" if i.kind == "stream" else "lossy"
         click.echo(f"{i.name:10s} v{i.version or '?':4s} {kind:8s} {state}")
 

@@ -66,6 +66,8 @@ def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
         try:
             cls = get_codec_class(name)
             ok, reason = cls.availability()
+            if ok and hasattr(cls, "encode_availability"):  # e.g. vtm with only a decoder
+                ok, reason = cls.encode_availability()
         except CodecUnavailableError as exc:
             ok, reason, cls = False, exc.problem, None
         if not ok:
