@@ -202,7 +202,7 @@ def test_cli_compress_and_decode_anywhere(vtm_env, clip_file, monkeypatch, tmp_p
         ref_scenes = np.stack([clip.scene(k) for k in range(clip.num_scenes)])
         ref = clip.spikes()
     r = CliRunner().invoke(cli, ["codecs"])
-    assert r.exit_code == 0 and any(line.split()[0] == "vtm" and line.split()[2] == "ok"
+    assert r.exit_code == 0 and any(line.split()[0] == "vtm" and line.split()[3] == "ok"
                                     and "(" not in line for line in r.output.splitlines())
     # only a decoder: DecoderApp alone, then FFmpeg alone -- same spikes
     for env in ("decoder_only", "ffmpeg_only"):
