@@ -1,0 +1,172 @@
+"""Encoder-side motion estimation for motion-compensated interpolation (informative).
+
+The decoder's warp (:mod:`spkc.spikes.warp`) is normative; how the encoder picks the vectors
+is not. This estimator sees what the decoder cannot: the spikes between scene times. For a
+scene pair (a, a+1) it
+
+1. searches block vectors coarse to fine by *bilateral* matching of the two reconstructed
+   scenes (content at the pair's grid position p sits at ``p - v/2`` in scene a and at
+   ``p + v/2`` in scene a+1): an exhaustive integer search at 1/4 resolution, then +-2 pixels
+   and +-2 quarter pixels at full resolution;
+2. scores the full-resolution candidates also against short-window firing-rate images (TFP)
+   of the spikes at intermediate times, predicted exactly as the decoder will (warp both
+   scenes, blend in time), so the vector that explains the frames in between wins;
+3. picks each block's blend mode (blend / scene a only / scene a+1 only) by the same
+   intermediate-frame error: where content is occluded or uncovered, one side is wrong.
+
+Float arithmetic is fine here: only the decoder must be exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from spkc.spikes.warp import MAX_VECTOR, MotionField, grid_shape
+
+#: one intermediate target: (alpha in (0, 1) from scene a to scene a+1, (H, W) float image)
+Target = tuple[float, np.ndarray]
+
+
+def _sample(img: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Bilinear sample of img (H, W) at float positions (replicated border), float32."""
+    H, W = img.shape
+    y = np.clip(y, 0, H - 1)
+    x = np.clip(x, 0, W - 1)
+    y0 = np.minimum(np.floor(y).astype(np.int64), H - 2) if H > 1 else np.zeros_like(y, np.int64)
+    x0 = np.minimum(np.floor(x).astype(np.int64), W - 2) if W > 1 else np.zeros_like(x, np.int64)
+    fy = (y - y0).astype(np.float32)
+    fx = (x - x0).astype(np.float32)
+    y1 = np.minimum(y0 + 1, H - 1)
+    x1 = np.minimum(x0 + 1, W - 1)
+    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
+    bot = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
+    return top * (1 - fy) + bot * fy
+
+
+def _block_sum(err: np.ndarray, block: int, grid: tuple[int, int]) -> np.ndarray:
+    """Sum of err (H, W) over each block of the grid (edge blocks padded with zeros)."""
+    rows, cols = grid
+    H, W = err.shape
+    pad = np.zeros((rows * block, cols * block), np.float64)
+    pad[:H, :W] = err
+    return pad.reshape(rows, block, cols, block).sum(axis=(1, 3))
+
+
+def _downsample(img: np.ndarray, f: int) -> np.ndarray:
+    H, W = img.shape
+    h, w = -(-H // f), -(-W // f)
+    pad = np.pad(img, ((0, h * f - H), (0, w * f - W)), mode="edge")
+    return pad.reshape(h, f, w, f).mean(axis=(1, 3)).astype(np.float32)
+
+
+def _predict(A: np.ndarray, B: np.ndarray, yy: np.ndarray, xx: np.ndarray, vy: np.ndarray,
+             vx: np.ndarray, alpha: float, mode: int = 0) -> np.ndarray:
+    """Frame at ``alpha`` between A and B under per-pixel vectors (pixels), as the decoder
+    blends it (in float)."""
+    if mode != 2:
+        a = _sample(A, yy - alpha * vy, xx - alpha * vx)
+        if mode == 1:
+            return a
+    b = _sample(B, yy + (1 - alpha) * vy, xx + (1 - alpha) * vx)
+    if mode == 2:
+        return b
+    return a * np.float32(1 - alpha) + b * np.float32(alpha)
+
+
+def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
+                  block: int = 16, search: int = 48, coarse: int = 4,
+                  smooth: float = 2e-4) -> MotionField:
+    """Motion of the scene pair (A, B), each (H, W) float in [0, 1] (the encoder's scenes).
+
+    ``targets``: intermediate-time images (alpha, (H, W) float in the scenes' units), e.g.
+    short-window TFP of the spikes; ``search``: largest vector component, pixels;
+    ``smooth``: per-pixel cost per pixel of vector length (prefers small, cheap vectors where
+    matching cannot tell). Returns the :class:`MotionField` (quarter-pixel vectors).
+    """
+    A = np.asarray(A, np.float32)
+    B = np.asarray(B, np.float32)
+    H, W = A.shape
+    grid = grid_shape(H, W, block)
+    rows = np.minimum(np.arange(H) // block, grid[0] - 1)
+    cols = np.minimum(np.arange(W) // block, grid[1] - 1)
+    pick = np.ix_(rows, cols)
+
+    # 1. exhaustive bilateral search at 1/coarse resolution
+    f = max(1, int(coarse))
+    Ac, Bc = _downsample(A, f), _downsample(B, f)
+    hc, wc = Ac.shape
+    bc = max(1, block // f)
+    gc = (-(-hc // bc), -(-wc // bc))
+    yc, xc = np.meshgrid(np.arange(hc, dtype=np.float32), np.arange(wc, dtype=np.float32),
+                         indexing="ij")
+    rc = max(1, int(search) // f)
+    best = np.full(gc, np.inf)
+    bvy = np.zeros(gc)
+    bvx = np.zeros(gc)
+    for dy in range(-rc, rc + 1):
+        for dx in range(-rc, rc + 1):
+            d = _sample(Ac, yc - dy / 2, xc - dx / 2) - _sample(Bc, yc + dy / 2, xc + dx / 2)
+            cost = _block_sum(d * d, bc, gc) + smooth * bc * bc * f * (abs(dy) + abs(dx))
+            better = cost < best
+            best = np.where(better, cost, best)
+            bvy = np.where(better, dy * f, bvy)
+            bvx = np.where(better, dx * f, bvx)
+    # coarse blocks map onto full-resolution blocks (block // f coarse pixels each)
+    ry = np.minimum(np.arange(grid[0]) * block // f // bc, gc[0] - 1)
+    rx = np.minimum(np.arange(grid[1]) * block // f // bc, gc[1] - 1)
+    vy = bvy[np.ix_(ry, rx)].astype(np.float64)
+    vx = bvx[np.ix_(ry, rx)].astype(np.float64)
+
+    # 2. full-resolution refinement, integer then quarter pixels
+    yy, xx = np.meshgrid(np.arange(H, dtype=np.float32), np.arange(W, dtype=np.float32),
+                         indexing="ij")
+
+    def cost_of(cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+        py, px = cy[pick].astype(np.float32), cx[pick].astype(np.float32)
+        d = _predict(A, B, yy, xx, py, px, 0.5, 1) - _predict(A, B, yy, xx, py, px, 0.5, 2)
+        total = _block_sum(d * d, block, grid)
+        for alpha, img in targets:
+            e = _predict(A, B, yy, xx, py, px, alpha) - img
+            total = total + _block_sum(e * e, block, grid)
+        return total + smooth * block * block * (np.abs(cy) + np.abs(cx))
+
+    for step in (1.0, 0.25):
+        best = cost_of(vy, vx)
+        by, bx = vy.copy(), vx.copy()
+        for dy in range(-2, 3):
+            for dx in range(-2, 3):
+                if dy == 0 and dx == 0:
+                    continue
+                cy, cx = vy + dy * step, vx + dx * step
+                c = cost_of(cy, cx)
+                better = c < best
+                best = np.where(better, c, best)
+                by = np.where(better, cy, by)
+                bx = np.where(better, cx, bx)
+        vy, vx = by, bx
+
+    qy = np.clip(np.rint(vy * 4), -MAX_VECTOR, MAX_VECTOR).astype(np.int16)
+    qx = np.clip(np.rint(vx * 4), -MAX_VECTOR, MAX_VECTOR).astype(np.int16)
+
+    # 3. blend mode per block from the intermediate frames
+    mode = np.zeros(grid, np.uint8)
+    if targets:
+        py, px = (qy[pick] / 4).astype(np.float32), (qx[pick] / 4).astype(np.float32)
+        errs = []
+        for m in (0, 1, 2):
+            e = sum(_block_sum((_predict(A, B, yy, xx, py, px, al, m) - img) ** 2, block, grid)
+                    for al, img in targets)
+            errs.append(e)
+        errs = np.stack(errs)
+        choice = np.argmin(errs, axis=0)
+        # switch away from the blend only for a clear win (modes cost bits, noise is noise)
+        gain = errs[0] - errs.min(axis=0)
+        mode = np.where(gain > 0.1 * errs[0], choice, 0).astype(np.uint8)
+    return MotionField(int(block), qy, qx, mode)
+
+
+def tfp_target(spikes: np.ndarray, scale: float) -> np.ndarray:
+    """Mean firing rate of a (n, H, W) bool window, in scene units (rate / ``scale``)."""
+    return np.clip(spikes.mean(axis=0, dtype=np.float32) / np.float32(scale), 0, 1)
