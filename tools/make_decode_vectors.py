@@ -43,9 +43,13 @@ VECTORS = {
     "baseline-v4": ("baseline", 1, 16, None, "linear", "soft"),
     # scene 1 damaged and repaired into a lost placeholder: pins concealment (spec section 7)
     "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
+    # motion-compensated interpolation (format 1.1): the integer warp and the ~motion payload;
+    # the concealed one pins "a pair with a concealed scene blends linearly"
+    "raw-motion": ("raw", 3, 12, "tfp", "motion", "soft"),
+    "raw-motion-concealed": ("raw", 3, 12, "tfp", "motion", "soft"),
 }
 #: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
-LOST_SCENE = {"raw-concealed": 1}
+LOST_SCENE = {"raw-concealed": 1, "raw-motion-concealed": 2}
 
 
 def source_spikes() -> np.ndarray:

@@ -179,3 +179,57 @@ def offset_psnr(src: str | os.PathLike, gt: np.ndarray, gt_frame_index: int,
                          "bits_per_spike_pixel": float(res.bits_per_spike_pixel),
                          "file_bytes": int(res.file_bytes)})
     return rows
+
+
+def extra_rows(clips: Sequence[str | os.PathLike], runs: Sequence[tuple[str, int]], *,
+               gt_video: str | os.PathLike | None = None, gt: str | os.PathLike | None = None,
+               gt_frame_index: int = 151, offsets: Sequence[int] | None = None,
+               frames_per_scene: int = 32, height: int = 250, width: int = 400,
+               compress_kw: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
+    """``spkc eval --gt-video`` / ``--offsets``: one row per clip x (codec, quality) with the
+    all-frame figures (mean / worst / pooled PSNR, ISI / firing-rate PSNR) and/or the
+    offset-averaged and aligned PSNR of the ground-truth frame."""
+    import spkc
+    from spkc.eval.engine import load_ground_truth
+    from spkc.io import read_spikes
+
+    video = load_gt_video(gt_video) if gt_video is not None else None
+    if video is not None and len(clips) != 1:
+        raise InputError("--gt-video is the ground truth of one clip; give one clip", gt_video)
+    rows = []
+    for c in clips:
+        raw = read_spikes(c, height, width)
+        g = load_ground_truth(gt, c) if offsets else None
+        for codec, q in runs:
+            kw = {"codec": codec, "quality": q, **dict(compress_kw or {})}
+            row: dict[str, Any] = {"clip": Path(c).name, "codec": codec, "quality": int(q)}
+            if video is not None:
+                with tempfile.TemporaryDirectory() as tmp:
+                    dst = Path(tmp) / "clip.spkc"
+                    spkc.compress(c, dst, frames_per_scene=frames_per_scene, height=height,
+                                  width=width, **kw)
+                    m = allframe_metrics(dst, video, raw)
+                row.update({k: m[k] for k in ("bits_per_spike_pixel", "psnr_mean", "psnr_worst",
+                                              "psnr_pooled", "isi_psnr", "firing_rate_psnr")})
+                row["psnr_by_distance"] = m["psnr_by_distance"]
+            if offsets and g is not None:
+                o = offset_psnr(c, g, gt_frame_index, offsets, frames_per_scene=frames_per_scene,
+                                height=height, width=width, compress_kw=kw)
+                row["psnr_offset_mean"] = float(np.mean([r["psnr"] for r in o]))
+                row["psnr_aligned"] = next((r["psnr"] for r in o if r["offset"] == 0), None)
+                row["offsets"] = o
+            rows.append(row)
+    return rows
+
+
+def format_extra(rows: Sequence[Mapping[str, Any]]) -> str:
+    """Plain-text table of :func:`extra_rows`."""
+    cols = [("clip", "{}"), ("codec", "{}"), ("quality", "{}"),
+            ("bits_per_spike_pixel", "{:.5f}"), ("psnr_mean", "{:.2f}"),
+            ("psnr_worst", "{:.2f}"), ("isi_psnr", "{:.2f}"), ("firing_rate_psnr", "{:.2f}"),
+            ("psnr_aligned", "{:.2f}"), ("psnr_offset_mean", "{:.2f}")]
+    cols = [(k, f) for k, f in cols if any(r.get(k) is not None for r in rows)]
+    head = " ".join(f"{k:>14s}" for k, _ in cols)
+    body = [" ".join(f"{(f.format(r[k]) if r.get(k) is not None else '-'):>14s}"
+                     for k, f in cols) for r in rows]
+    return "\n".join([head, *body])
