@@ -246,6 +246,10 @@ def main(argv: list[str] | None = None) -> int:
         "(`learned` network, or TFP with radius 12 = the best TFP window, 25 frames); plain "
         "codec names use their default reconstructor (learned for learned/baseline, TFP with "
         "radius 20 otherwise)",
+        "* these tables put a scene time on frame 151; what a user gets at any frame (scenes "
+        "every 32 frames, frame 151 at every offset from a scene time; all-frame figures on a "
+        "synthetic clip), with linear and motion-compensated interpolation: "
+        "[results-motion.md](results-motion.md) (`python tools/motion_results.py`)",
         "",
         "## Rate-distortion",
         "",

@@ -123,24 +123,27 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
     yy, xx = np.meshgrid(np.arange(H, dtype=np.float32), np.arange(W, dtype=np.float32),
                          indexing="ij")
 
-    def cost_of(cy: np.ndarray, cx: np.ndarray) -> np.ndarray:
+    def cost_of(cy: np.ndarray, cx: np.ndarray, use_targets: bool) -> np.ndarray:
         py, px = cy[pick].astype(np.float32), cx[pick].astype(np.float32)
         d = _predict(A, B, yy, xx, py, px, 0.5, 1) - _predict(A, B, yy, xx, py, px, 0.5, 2)
         total = _block_sum(d * d, block, grid)
-        for alpha, img in targets:
+        for alpha, img in (targets if use_targets else ()):
             e = _predict(A, B, yy, xx, py, px, alpha) - img
             total = total + _block_sum(e * e, block, grid)
         return total + smooth * block * block * (np.abs(cy) + np.abs(cx))
 
+    # the integer step matches the scenes only (cheap); the quarter-pixel step, which decides
+    # what the decoder shows between the scene times, also the intermediate frames
     for step in (1.0, 0.25):
-        best = cost_of(vy, vx)
+        use = step < 1
+        best = cost_of(vy, vx, use)
         by, bx = vy.copy(), vx.copy()
         for dy in range(-2, 3):
             for dx in range(-2, 3):
                 if dy == 0 and dx == 0:
                     continue
                 cy, cx = vy + dy * step, vx + dx * step
-                c = cost_of(cy, cx)
+                c = cost_of(cy, cx, use)
                 better = c < best
                 best = np.where(better, c, best)
                 by = np.where(better, cy, by)
