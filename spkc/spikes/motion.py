@@ -29,20 +29,30 @@ from spkc.spikes.warp import MAX_VECTOR, MotionField, grid_shape
 Target = tuple[float, np.ndarray]
 
 
-def _sample(img: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+class _Padded:
+    """An image with one replicated row and column appended, flattened for fast gathers."""
+
+    def __init__(self, img: np.ndarray) -> None:
+        self.H, self.W = img.shape
+        self.flat = np.pad(np.asarray(img, np.float32), ((0, 1), (0, 1)), mode="edge").ravel()
+
+
+def _sample(img: np.ndarray | _Padded, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Bilinear sample of img (H, W) at float positions (replicated border), float32."""
-    H, W = img.shape
-    y = np.clip(y, 0, H - 1)
-    x = np.clip(x, 0, W - 1)
-    y0 = np.minimum(np.floor(y).astype(np.int64), H - 2) if H > 1 else np.zeros_like(y, np.int64)
-    x0 = np.minimum(np.floor(x).astype(np.int64), W - 2) if W > 1 else np.zeros_like(x, np.int64)
-    fy = (y - y0).astype(np.float32)
-    fx = (x - x0).astype(np.float32)
-    y1 = np.minimum(y0 + 1, H - 1)
-    x1 = np.minimum(x0 + 1, W - 1)
-    top = img[y0, x0] * (1 - fx) + img[y0, x1] * fx
-    bot = img[y1, x0] * (1 - fx) + img[y1, x1] * fx
-    return top * (1 - fy) + bot * fy
+    p = img if isinstance(img, _Padded) else _Padded(img)
+    y = np.clip(y, 0, p.H - 1).astype(np.float32, copy=False)
+    x = np.clip(x, 0, p.W - 1).astype(np.float32, copy=False)
+    y0 = y.astype(np.int32)  # non-negative: truncation is floor
+    x0 = x.astype(np.int32)
+    fy = y - y0
+    fx = x - x0
+    i = y0 * (p.W + 1) + x0
+    f = p.flat
+    top = f.take(i)
+    top += (f.take(i + 1) - top) * fx
+    bot = f.take(i + p.W + 1)
+    bot += (f.take(i + p.W + 2) - bot) * fx
+    return top + (bot - top) * fy
 
 
 def _block_sum(err: np.ndarray, block: int, grid: tuple[int, int]) -> np.ndarray:
@@ -61,8 +71,9 @@ def _downsample(img: np.ndarray, f: int) -> np.ndarray:
     return pad.reshape(h, f, w, f).mean(axis=(1, 3)).astype(np.float32)
 
 
-def _predict(A: np.ndarray, B: np.ndarray, yy: np.ndarray, xx: np.ndarray, vy: np.ndarray,
-             vx: np.ndarray, alpha: float, mode: int = 0) -> np.ndarray:
+def _predict(A: np.ndarray | _Padded, B: np.ndarray | _Padded, yy: np.ndarray,
+             xx: np.ndarray, vy: np.ndarray, vx: np.ndarray, alpha: float,
+             mode: int = 0) -> np.ndarray:
     """Frame at ``alpha`` between A and B under per-pixel vectors (pixels), as the decoder
     blends it (in float)."""
     if mode != 2:
@@ -88,6 +99,7 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
     A = np.asarray(A, np.float32)
     B = np.asarray(B, np.float32)
     H, W = A.shape
+    Ap, Bp = _Padded(A), _Padded(B)
     grid = grid_shape(H, W, block)
     rows = np.minimum(np.arange(H) // block, grid[0] - 1)
     cols = np.minimum(np.arange(W) // block, grid[1] - 1)
@@ -97,6 +109,7 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
     f = max(1, int(coarse))
     Ac, Bc = _downsample(A, f), _downsample(B, f)
     hc, wc = Ac.shape
+    Ac, Bc = _Padded(Ac), _Padded(Bc)
     bc = max(1, block // f)
     gc = (-(-hc // bc), -(-wc // bc))
     yc, xc = np.meshgrid(np.arange(hc, dtype=np.float32), np.arange(wc, dtype=np.float32),
@@ -125,10 +138,10 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
 
     def cost_of(cy: np.ndarray, cx: np.ndarray, use_targets: bool) -> np.ndarray:
         py, px = cy[pick].astype(np.float32), cx[pick].astype(np.float32)
-        d = _predict(A, B, yy, xx, py, px, 0.5, 1) - _predict(A, B, yy, xx, py, px, 0.5, 2)
+        d = _predict(Ap, Bp, yy, xx, py, px, 0.5, 1) - _predict(Ap, Bp, yy, xx, py, px, 0.5, 2)
         total = _block_sum(d * d, block, grid)
         for alpha, img in (targets if use_targets else ()):
-            e = _predict(A, B, yy, xx, py, px, alpha) - img
+            e = _predict(Ap, Bp, yy, xx, py, px, alpha) - img
             total = total + _block_sum(e * e, block, grid)
         return total + smooth * block * block * (np.abs(cy) + np.abs(cx))
 
@@ -159,7 +172,7 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
         py, px = (qy[pick] / 4).astype(np.float32), (qx[pick] / 4).astype(np.float32)
         errs = []
         for m in (0, 1, 2):
-            e = sum(_block_sum((_predict(A, B, yy, xx, py, px, al, m) - img) ** 2, block, grid)
+            e = sum(_block_sum((_predict(Ap, Bp, yy, xx, py, px, al, m) - img) ** 2, block, grid)
                     for al, img in targets)
             errs.append(e)
         errs = np.stack(errs)
