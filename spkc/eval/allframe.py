@@ -89,7 +89,9 @@ def allframe_metrics(clip_path: str | os.PathLike, gt_video: np.ndarray,
     ``source_spikes``: (T, H, W) bool, the spikes that were compressed (for ISI / firing-rate
     PSNR; skipped when None). Returns a dict: ``psnr_mean`` (mean of per-frame PSNRs),
     ``psnr_worst``, ``psnr_pooled`` (one PSNR over all frames), ``psnr_frames`` (list),
-    ``psnr_by_distance`` ({half-frames from the nearest scene time: pooled PSNR}),
+    ``psnr_by_distance`` ({half-frames from the nearest scene time: pooled PSNR}, frames
+    between the first and last scene time only), ``psnr_mean_between`` / ``psnr_mean_ends``
+    (mean PSNR of the frames between the first and last scene time / outside them),
     ``affine`` (slope, offset), ``bits_per_spike_pixel``, ``isi_psnr``, ``firing_rate_psnr``.
     """
     import spkc
@@ -119,14 +121,24 @@ def allframe_metrics(clip_path: str | os.PathLike, gt_video: np.ndarray,
     sse = np.maximum(sse, 0.0)
     mse = sse / mom[:, 5]
     frames = [_psnr_from_mse(m) for m in mse]
-    dist2 = np.min(np.abs(2 * np.arange(T)[:, None] - c2[None, :]), axis=1)
-    by_d = {int(d): _psnr_from_mse(float(sse[dist2 == d].sum() / mom[dist2 == d, 5].sum()))
-            for d in np.unique(dist2)}
+    t2 = 2 * np.arange(T)
+    dist2 = np.min(np.abs(t2[:, None] - c2[None, :]), axis=1)
+    # frames before the first / after the last scene time hold an end scene whatever the
+    # interpolation: they are reported apart, not mixed into the distance curve
+    inner = (t2 >= c2[0]) & (t2 <= c2[-1])
+    by_d = {}
+    for d in np.unique(dist2[inner]):
+        sel = inner & (dist2 == d)
+        by_d[int(d)] = _psnr_from_mse(float(sse[sel].sum() / mom[sel, 5].sum()))
+    inner_psnr = [frames[i] for i in np.nonzero(inner)[0]]
     out: dict[str, Any] = {
         "num_frames": int(T), "bits_per_spike_pixel": float(bits),
         "psnr_mean": float(np.mean(frames)), "psnr_worst": float(np.min(frames)),
         "psnr_pooled": _psnr_from_mse(float(sse.sum() / mom[:, 5].sum())),
         "psnr_frames": frames, "psnr_by_distance": by_d,
+        "psnr_mean_between": float(np.mean(inner_psnr)) if inner_psnr else None,
+        "psnr_mean_ends": (float(np.mean([frames[i] for i in np.nonzero(~inner)[0]]))
+                           if (~inner).any() else None),
         "affine": [float(slope), float(off)],
     }
     if spikes is not None:

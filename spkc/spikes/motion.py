@@ -105,63 +105,72 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
     cols = np.minimum(np.arange(W) // block, grid[1] - 1)
     pick = np.ix_(rows, cols)
 
-    # 1. exhaustive bilateral search at 1/coarse resolution
-    f = max(1, int(coarse))
-    Ac, Bc = _downsample(A, f), _downsample(B, f)
-    hc, wc = Ac.shape
-    Ac, Bc = _Padded(Ac), _Padded(Bc)
-    bc = max(1, block // f)
-    gc = (-(-hc // bc), -(-wc // bc))
-    yc, xc = np.meshgrid(np.arange(hc, dtype=np.float32), np.arange(wc, dtype=np.float32),
-                         indexing="ij")
-    rc = max(1, int(search) // f)
-    best = np.full(gc, np.inf)
-    bvy = np.zeros(gc)
-    bvx = np.zeros(gc)
-    for dy in range(-rc, rc + 1):
-        for dx in range(-rc, rc + 1):
-            d = _sample(Ac, yc - dy / 2, xc - dx / 2) - _sample(Bc, yc + dy / 2, xc + dx / 2)
-            cost = _block_sum(d * d, bc, gc) + smooth * bc * bc * f * (abs(dy) + abs(dx))
-            better = cost < best
-            best = np.where(better, cost, best)
-            bvy = np.where(better, dy * f, bvy)
-            bvx = np.where(better, dx * f, bvx)
-    # coarse blocks map onto full-resolution blocks (block // f coarse pixels each)
-    ry = np.minimum(np.arange(grid[0]) * block // f // bc, gc[0] - 1)
-    rx = np.minimum(np.arange(grid[1]) * block // f // bc, gc[1] - 1)
-    vy = bvy[np.ix_(ry, rx)].astype(np.float64)
-    vx = bvx[np.ix_(ry, rx)].astype(np.float64)
+    nb = grid[0] * grid[1]
 
-    # 2. full-resolution refinement, integer then quarter pixels
-    yy, xx = np.meshgrid(np.arange(H, dtype=np.float32), np.arange(W, dtype=np.float32),
-                         indexing="ij")
+    def level(f: int):
+        """Images, pixel positions and block labels at 1/f resolution."""
+        Af = Ap if f == 1 else _Padded(_downsample(A, f))
+        Bf = Bp if f == 1 else _Padded(_downsample(B, f))
+        yf, xf = np.meshgrid(np.arange(Af.H, dtype=np.float32),
+                             np.arange(Af.W, dtype=np.float32), indexing="ij")
+        lab = (np.minimum(np.arange(Af.H) * f // block, grid[0] - 1)[:, None] * grid[1]
+               + np.minimum(np.arange(Af.W) * f // block, grid[1] - 1)[None, :]).ravel()
+        return Af, Bf, yf, xf, lab
 
-    def cost_of(cy: np.ndarray, cx: np.ndarray, use_targets: bool) -> np.ndarray:
-        py, px = cy[pick].astype(np.float32), cx[pick].astype(np.float32)
-        d = _predict(Ap, Bp, yy, xx, py, px, 0.5, 1) - _predict(Ap, Bp, yy, xx, py, px, 0.5, 2)
-        total = _block_sum(d * d, block, grid)
+    def cost_at(lv, f: int, cy: np.ndarray, cx: np.ndarray, use_targets: bool) -> np.ndarray:
+        """Per-block cost (grid) of vectors cy, cx (full-resolution pixels) at level f."""
+        Af, Bf, yf, xf, lab = lv
+        py = (cy.ravel()[lab] / f).astype(np.float32).reshape(yf.shape)
+        px = (cx.ravel()[lab] / f).astype(np.float32).reshape(yf.shape)
+        d = _predict(Af, Bf, yf, xf, py, px, 0.5, 1) - _predict(Af, Bf, yf, xf, py, px, 0.5, 2)
+        total = np.bincount(lab, (d * d).ravel(), nb) * (f * f)
         for alpha, img in (targets if use_targets else ()):
-            e = _predict(Ap, Bp, yy, xx, py, px, alpha) - img
-            total = total + _block_sum(e * e, block, grid)
-        return total + smooth * block * block * (np.abs(cy) + np.abs(cx))
+            e = _predict(Af, Bf, yf, xf, py, px, alpha) - img
+            total = total + np.bincount(lab, (e * e).ravel(), nb)
+        pen = smooth * block * block * (np.abs(cy) + np.abs(cx))
+        return total.reshape(grid) + pen
 
-    # the integer step matches the scenes only (cheap); the quarter-pixel step, which decides
-    # what the decoder shows between the scene times, also the intermediate frames
-    for step in (1.0, 0.25):
-        use = step < 1
-        best = cost_of(vy, vx, use)
+    def search_at(lv, f: int, vy, vx, cands, use_targets: bool):
+        best = cost_at(lv, f, vy, vx, use_targets)
         by, bx = vy.copy(), vx.copy()
-        for dy in range(-2, 3):
-            for dx in range(-2, 3):
-                if dy == 0 and dx == 0:
-                    continue
-                cy, cx = vy + dy * step, vx + dx * step
-                c = cost_of(cy, cx, use)
-                better = c < best
-                best = np.where(better, c, best)
-                by = np.where(better, cy, by)
-                bx = np.where(better, cx, bx)
-        vy, vx = by, bx
+        for cy, cx in cands:
+            c = cost_at(lv, f, cy, cx, use_targets)
+            better = c < best
+            best = np.where(better, c, best)
+            by = np.where(better, cy, by)
+            bx = np.where(better, cx, bx)
+        return by, bx
+
+    def median_of(v: np.ndarray) -> np.ndarray:
+        pad = np.pad(v, 1, mode="edge")
+        stack = [pad[i:i + grid[0], j:j + grid[1]] for i in range(3) for j in range(3)]
+        return np.median(np.stack(stack), axis=0)
+
+    # 1. exhaustive bilateral search at 1/coarse resolution (steps of `coarse` pixels)
+    f = max(1, int(coarse))
+    rc = max(1, int(search) // f)
+    zero = np.zeros(grid)
+    lv = level(f)
+    vy, vx = search_at(lv, f, zero, zero,
+                       ((zero + dy * f, zero + dx * f) for dy in range(-rc, rc + 1)
+                        for dx in range(-rc, rc + 1) if dy or dx), False)
+    # 2. halve the step level by level down to full resolution, then quarter pixels; each
+    # level also tries the neighbours' median (coherent motion, cheaper side information).
+    # The quarter-pixel step, which decides what the decoder shows between the scene times,
+    # also matches the intermediate frames.
+    steps = []
+    g = f
+    while g > 1:
+        g //= 2
+        steps.append((g, float(g)))
+    steps.append((1, 0.25))
+    for g, step in steps:
+        lv = level(g)
+        use = step < 1
+        cands = [(vy + dy * step, vx + dx * step) for dy in range(-2, 3) for dx in range(-2, 3)
+                 if dy or dx]
+        cands.append((median_of(vy), median_of(vx)))
+        vy, vx = search_at(lv, g, vy, vx, cands, use)
 
     qy = np.clip(np.rint(vy * 4), -MAX_VECTOR, MAX_VECTOR).astype(np.int16)
     qx = np.clip(np.rint(vx * 4), -MAX_VECTOR, MAX_VECTOR).astype(np.int16)
@@ -169,6 +178,7 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
     # 3. blend mode per block from the intermediate frames
     mode = np.zeros(grid, np.uint8)
     if targets:
+        yy, xx = lv[2], lv[3]  # full resolution
         py, px = (qy[pick] / 4).astype(np.float32), (qx[pick] / 4).astype(np.float32)
         errs = []
         for m in (0, 1, 2):
