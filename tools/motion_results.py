@@ -3,10 +3,10 @@
 
 Three stages, each writing JSON that the next reads (so a stage can be rerun alone)::
 
-    python tools/motion_results.py synth  [--frames 1600 --height 128 --width 200 --speed 2
-                                           --qualities 1,2,3,4 --motion-qualities 2,3 -O refine=0]
-    python tools/motion_results.py reds   [--offsets -16,-8,0,8 --qualities 3,4
-                                           --full-option refine=0]
+    python tools/motion_results.py synth -O refine=0 [--frames 1600 --height 96 --width 160
+                                           --speed 2 --qualities 2,3,4 --motion-qualities 2,3]
+    python tools/motion_results.py reds -O refine=0 --full-option refine=0
+                                          [--offsets -16,-8,0,8 --qualities 3,4 --resume]
     python tools/motion_results.py report  # -> docs/results-motion.md, docs/figures/motion_*.png
 
 ``synth`` simulates a fast-moving synthetic clip with its ground-truth luminance video

@@ -19,6 +19,9 @@ from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.spikes.regenerate import RegenParams
 
 DEFAULT_FRAMES_PER_SCENE = 32
+#: motion-compensated interpolation: +2.0 dB at frames between scene times on REDS at equal
+#: bits (docs/results-motion.md); "linear" writes format 1.0 files as before
+DEFAULT_INTERPOLATION = "motion"
 #: quantile of the first batch's rates mapped to full-scale luminance, and headroom above it
 _FULL_SCALE_QUANTILE = 0.999
 _HEADROOM = 1.1
@@ -77,7 +80,7 @@ def compress(
     batch_size: int = 4,
     metadata: Mapping[str, Any] | None = None,
     seed: int = 0,
-    interpolation: str = "linear",
+    interpolation: str = DEFAULT_INTERPOLATION,
     motion_block: int = 24,
     reset: str = "soft",
     codec_options: Mapping[str, Any] | None = None,
@@ -90,9 +93,9 @@ def compress(
     one coded scene per S frames; ``radius`` (R) the reconstructor's window (2R+1 frames);
     ``codec_options`` / ``reconstructor_options`` go to the scene codec / the reconstructor
     (e.g. ``{"refine": 0}`` / ``{"tta": 1}`` for the fastest learned encode).
-    ``interpolation``: luminance between scene times, "linear", "hold" or "motion"
-    (motion-compensated, with block motion side information per scene pair of
-    ``motion_block``-pixel blocks; format 1.1).
+    ``interpolation``: luminance between scene times, "motion" (default: motion-compensated,
+    with block motion side information per scene pair of ``motion_block``-pixel blocks;
+    format 1.1), "linear" (format 1.0) or "hold".
     The output appears at ``dst`` only when complete; on any error nothing is left there.
     """
     # heavy imports here so `import spkc` stays light
