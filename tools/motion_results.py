@@ -46,6 +46,8 @@ def _opts(items: list[str]) -> dict:
 
 
 def _ints(text: str) -> list[int]:
+    if text == "none":
+        return []
     return [int(x) for x in text.split(",") if x.strip()]
 
 
@@ -181,6 +183,73 @@ def _fmt(x, nd=2) -> str:
     return "—" if x is None else f"{x:.{nd}f}"
 
 
+def _reds_section(rp: Path, title: str, fig_name: str, command: str, figs: Path,
+                  plt) -> list[str]:
+    """Markdown lines (and a PNG) for one reds.json."""
+    lines: list[str] = []
+    s = json.loads(rp.read_text())
+    cfg = s["config"]
+    lines += [f"## {title}", "",
+              f"Offsets {cfg['offsets']} frames from the centre of the scene holding frame "
+              f"151 (0 = aligned: the figure earlier tables report), scenes every "
+              f"{cfg['frames_per_scene']} frames, {cfg.get('codec', 'learned')} codec options "
+              f"`{json.dumps(cfg['options'])}`; each offset is a clip cut to start where "
+              "that grid starts (one scene before frame 151's, two after). PSNR after an "
+              "affine fit, as elsewhere.", "",
+              f"Command: `python tools/motion_results.py reds {command}`",
+              "", "| clip | interpolation | q | bits/spike-pixel | aligned | "
+              "offset-averaged | worst offset | aligned − averaged |",
+              "|---|---|---|---|---|---|---|---|"]
+    groups: dict[tuple, list] = {}
+    for r in s["rows"]:
+        groups.setdefault((r["clip"], r["interpolation"], r["quality"]), []).append(r)
+    summary = {}
+    for (clip, interp, q), rows in groups.items():
+        ps = [r["psnr"] for r in rows]
+        al = next((r["psnr"] for r in rows if r["offset"] == 0), None)
+        bits = float(np.mean([r["bits_per_spike_pixel"] for r in rows]))
+        summary[(clip, interp, q)] = (bits, float(np.mean(ps)), al)
+        lines.append(f"| {clip} | {interp} | {q} | {bits:.5f} | {_fmt(al)} | "
+                     f"{np.mean(ps):.2f} | {min(ps):.2f} | "
+                     f"{_fmt(None if al is None else al - np.mean(ps))} |")
+    lines += ["", "Offset-averaged PSNR at equal bits:", "",
+              "| clip | q | bits/spike-pixel | motion | linear | Δ |",
+              "|---|---|---|---|---|---|"]
+    for (clip, interp, q), (bits, avg, _) in summary.items():
+        if interp != "motion":
+            continue
+        lp = _at_rate([(b, a) for (c2, i2, _), (b, a, _) in summary.items()
+                       if c2 == clip and i2 == "linear"], bits)
+        lines.append(f"| {clip} | {q} | {bits:.5f} | {avg:.2f} | {_fmt(lp)} | "
+                     f"{_fmt(None if lp is None else avg - lp)} |")
+    if s.get("full"):
+        fo = json.dumps(s["full"][0].get("options", {}))
+        lines += ["", f"Spike fidelity of the whole clips (301 frames; codec options "
+                  f"`{fo}`):", "",
+                  "| clip | interpolation | q | bits/spike-pixel | side info bytes | "
+                  "ISI-PSNR | FR-PSNR |", "|---|---|---|---|---|---|---|"]
+        for r in s["full"]:
+            lines.append(f"| {r['clip']} | {r['interpolation']} | {r['quality']} | "
+                         f"{r['bits_per_spike_pixel']:.5f} | {r['side_bytes']} | "
+                         f"{r['isi_psnr']:.2f} | {r['firing_rate_psnr']:.2f} |")
+    fig, ax = plt.subplots(figsize=(6.4, 4))
+    for (clip, interp, q), rows in groups.items():
+        rows = sorted(rows, key=lambda r: r["offset"])
+        ax.plot([r["offset"] for r in rows], [r["psnr"] for r in rows],
+                "-o" if interp == "motion" else "--s", ms=3,
+                label=f"{clip.split('.')[0]} {interp} q{q}")
+    ax.set_xlabel("frame 151's offset from the scene centre (frames)")
+    ax.set_ylabel("PSNR at frame 151 (dB)")
+    ax.set_title("REDS: PSNR vs offset from scene time")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(figs / f"{fig_name}.png", dpi=120)
+    plt.close(fig)
+    lines += ["", f"![PSNR vs offset, REDS](figures/{fig_name}.png)", ""]
+    return lines
+
+
 def stage_report(args) -> None:
     import matplotlib
 
@@ -250,69 +319,14 @@ def stage_report(args) -> None:
         fig.savefig(figs / "motion_synth_distance.png", dpi=120)
         plt.close(fig)
         lines += ["", "![PSNR vs distance, synthetic](figures/motion_synth_distance.png)", ""]
-    rp = args.out / "reds.json"
-    if rp.exists():
-        s = json.loads(rp.read_text())
-        cfg = s["config"]
-        lines += ["## REDS clips, frame 151 at every offset from a scene time", "",
-                  f"Offsets {cfg['offsets']} frames from the centre of the scene holding frame "
-                  f"151 (0 = aligned: the figure earlier tables report), scenes every "
-                  f"{cfg['frames_per_scene']} frames, {cfg.get('codec', 'learned')} codec options "
-                  f"`{json.dumps(cfg['options'])}`; each offset is a clip cut to start where "
-                  "that grid starts (one scene before frame 151's, two after). PSNR after an "
-                  "affine fit, as elsewhere.", "",
-                  "Command: `python tools/motion_results.py reds" +
-                  "".join(f" -O {k}={json.dumps(v)}" for k, v in cfg["options"].items()) + "`",
-                  "", "| clip | interpolation | q | bits/spike-pixel | aligned | "
-                  "offset-averaged | worst offset | aligned − averaged |",
-                  "|---|---|---|---|---|---|---|---|"]
-        groups: dict[tuple, list] = {}
-        for r in s["rows"]:
-            groups.setdefault((r["clip"], r["interpolation"], r["quality"]), []).append(r)
-        summary = {}
-        for (clip, interp, q), rows in groups.items():
-            ps = [r["psnr"] for r in rows]
-            al = next((r["psnr"] for r in rows if r["offset"] == 0), None)
-            bits = float(np.mean([r["bits_per_spike_pixel"] for r in rows]))
-            summary[(clip, interp, q)] = (bits, float(np.mean(ps)), al)
-            lines.append(f"| {clip} | {interp} | {q} | {bits:.5f} | {_fmt(al)} | "
-                         f"{np.mean(ps):.2f} | {min(ps):.2f} | "
-                         f"{_fmt(None if al is None else al - np.mean(ps))} |")
-        lines += ["", "Offset-averaged PSNR at equal bits:", "",
-                  "| clip | q | bits/spike-pixel | motion | linear | Δ |",
-                  "|---|---|---|---|---|---|"]
-        for (clip, interp, q), (bits, avg, _) in summary.items():
-            if interp != "motion":
-                continue
-            lp = _at_rate([(b, a) for (c2, i2, _), (b, a, _) in summary.items()
-                           if c2 == clip and i2 == "linear"], bits)
-            lines.append(f"| {clip} | {q} | {bits:.5f} | {avg:.2f} | {_fmt(lp)} | "
-                         f"{_fmt(None if lp is None else avg - lp)} |")
-        if s.get("full"):
-            fo = json.dumps(s["full"][0].get("options", {}))
-            lines += ["", f"Spike fidelity of the whole clips (301 frames; codec options "
-                      f"`{fo}`):", "",
-                      "| clip | interpolation | q | bits/spike-pixel | side info bytes | "
-                      "ISI-PSNR | FR-PSNR |", "|---|---|---|---|---|---|---|"]
-            for r in s["full"]:
-                lines.append(f"| {r['clip']} | {r['interpolation']} | {r['quality']} | "
-                             f"{r['bits_per_spike_pixel']:.5f} | {r['side_bytes']} | "
-                             f"{r['isi_psnr']:.2f} | {r['firing_rate_psnr']:.2f} |")
-        fig, ax = plt.subplots(figsize=(6.4, 4))
-        for (clip, interp, q), rows in groups.items():
-            rows = sorted(rows, key=lambda r: r["offset"])
-            ax.plot([r["offset"] for r in rows], [r["psnr"] for r in rows],
-                    "-o" if interp == "motion" else "--s", ms=3,
-                    label=f"{clip.split('.')[0]} {interp} q{q}")
-        ax.set_xlabel("frame 151's offset from the scene centre (frames)")
-        ax.set_ylabel("PSNR at frame 151 (dB)")
-        ax.set_title("REDS: PSNR vs offset from scene time")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-        fig.tight_layout()
-        fig.savefig(figs / "motion_reds_offsets.png", dpi=120)
-        plt.close(fig)
-        lines += ["", "![PSNR vs offset, REDS](figures/motion_reds_offsets.png)", ""]
+    for name, title, fig, cmd in (
+            ("reds.json", "REDS clips, frame 151 at every offset from a scene time",
+             "motion_reds_offsets", "-O refine=0 --full-option refine=0"),
+            ("default/reds.json", "REDS clips at default codec settings (refine=100)",
+             "motion_reds_offsets_default",
+             "--out docs/motion/default --qualities 3 --motion-qualities 3 --full-quality 0")):
+        if (args.out / name).exists():
+            lines += _reds_section(args.out / name, title, fig, cmd, figs, plt)
     (REPO / "docs" / "results-motion.md").write_text("\n".join(lines) + "\n")
     print("wrote docs/results-motion.md")
 
