@@ -11,7 +11,9 @@ the same spikes bit for bit, and a segment of frames depends only on the scenes 
   ``THETA = 2**32`` (soft reset keeps the remainder, hard reset zeroes it). A pixel at full
   luminance fires ``65535 * G / 2**32`` spikes/frame;
 * at the first frame of every scene segment the accumulator restarts from a hashed phase
-  ``phase(seed, k, pixel)``, so random access never needs earlier scenes.
+  ``phase(seed, k, pixel)``, so random access never needs earlier scenes;
+* ``interpolation="motion"``: the two scenes are first warped along the pair's block motion
+  and blended per block (:mod:`spkc.spikes.warp`, integer too); no field = the linear blend.
 """
 
 from __future__ import annotations
