@@ -72,13 +72,11 @@ def test_warp_numpy_equals_torch_and_stays_in_range(case):
 @FAST
 @given(fields())
 def test_warp_end_weights_pick_each_scene(case):
-    """At w = 0 mode-0 pixels are scene a itself; at w = 2^15 they are scene b itself."""
+    """Whatever the field and modes: at w = 0 the frame is scene a itself, at w = 2^15 scene
+    b itself (each scene is shown exactly at its own time)."""
     La, Lb, f, _ = case
-    H, W = La.shape
-    _, _, mode = f.pixel_maps(H, W)
-    m0 = mode == 0
-    assert np.array_equal(PairWarp(La, Lb, f).luminance(0)[m0], La[m0])
-    assert np.array_equal(PairWarp(La, Lb, f).luminance(1 << 15)[m0], Lb[m0])
+    assert np.array_equal(PairWarp(La, Lb, f).luminance(0), La)
+    assert np.array_equal(PairWarp(La, Lb, f).luminance(1 << 15), Lb)
 
 
 def test_warp_moves_content_by_the_vector():

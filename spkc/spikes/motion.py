@@ -11,7 +11,7 @@ scene pair (a, a+1) it
 2. scores the full-resolution candidates also against short-window firing-rate images (TFP)
    of the spikes at intermediate times, predicted exactly as the decoder will (warp both
    scenes, blend in time), so the vector that explains the frames in between wins;
-3. picks each block's blend mode (blend / scene a only / scene a+1 only) by the same
+3. picks each block's blend mode (linear / lean on scene a / lean on scene a+1) by the same
    intermediate-frame error: where content is occluded or uncovered, one side is wrong.
 
 Float arithmetic is fine here: only the decoder must be exact.
@@ -76,14 +76,10 @@ def _predict(A: np.ndarray | _Padded, B: np.ndarray | _Padded, yy: np.ndarray,
              mode: int = 0) -> np.ndarray:
     """Frame at ``alpha`` between A and B under per-pixel vectors (pixels), as the decoder
     blends it (in float)."""
-    if mode != 2:
-        a = _sample(A, yy - alpha * vy, xx - alpha * vx)
-        if mode == 1:
-            return a
+    a = _sample(A, yy - alpha * vy, xx - alpha * vx)
     b = _sample(B, yy + (1 - alpha) * vy, xx + (1 - alpha) * vx)
-    if mode == 2:
-        return b
-    return a * np.float32(1 - alpha) + b * np.float32(alpha)
+    wb = (alpha, alpha * alpha, 2 * alpha - alpha * alpha)[mode]  # warp.mode_weights
+    return a * np.float32(1 - wb) + b * np.float32(wb)
 
 
 def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
@@ -122,7 +118,7 @@ def estimate_pair(A: np.ndarray, B: np.ndarray, targets: Sequence[Target] = (),
         Af, Bf, yf, xf, lab = lv
         py = (cy.ravel()[lab] / f).astype(np.float32).reshape(yf.shape)
         px = (cx.ravel()[lab] / f).astype(np.float32).reshape(yf.shape)
-        d = _predict(Af, Bf, yf, xf, py, px, 0.5, 1) - _predict(Af, Bf, yf, xf, py, px, 0.5, 2)
+        d = (_sample(Af, yf - py / 2, xf - px / 2) - _sample(Bf, yf + py / 2, xf + px / 2))
         total = np.bincount(lab, (d * d).ravel(), nb) * (f * f)
         for alpha, img in (targets if use_targets else ()):
             e = _predict(Af, Bf, yf, xf, py, px, alpha) - img

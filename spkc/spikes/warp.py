@@ -3,11 +3,13 @@
 
 A :class:`MotionField` describes one scene pair (a, a+1): a grid of ``block`` x ``block``
 pixel blocks, each with a vector ``(vy, vx)`` in quarter pixels (where content at the pair's
-grid position moves from scene a to scene a+1) and a blend mode (0: blend in time, 1: scene a
-only, 2: scene a+1 only -- the encoder's occlusion choice). For a frame whose linear blend
-weight is ``w`` (Q15), pixel p samples scene a at ``p - (w/2^15) v`` and scene a+1 at
-``p + (1 - w/2^15) v`` by fixed-point bilinear interpolation (1/64 pixel, replicated border)
-and blends them with the integer weight of its mode. Every step is integer arithmetic, so
+grid position moves from scene a to scene a+1) and a blend mode (the encoder's occlusion
+choice: 0 blends linearly in time, 1 leans on scene a, 2 on scene a+1). For a frame whose
+linear blend weight is ``w`` (Q15), pixel p samples scene a at ``p - (w/2^15) v`` and scene
+a+1 at ``p + (1 - w/2^15) v`` by fixed-point bilinear interpolation (1/64 pixel, replicated
+border) and blends them with its mode's integer weight of scene a+1: ``w``, ``w^2`` or
+``2w - w^2`` (in Q15) -- every mode shows scene a exactly at its own time and scene a+1 at
+its own. Every step is integer arithmetic, so
 numpy and torch, any device, give identical luminance; the all-zero field with mode 0 is the
 linear blend bit for bit.
 
@@ -159,6 +161,17 @@ def split_payloads(payloads: dict[str, bytes]) -> tuple[dict[str, bytes], dict[s
 
 
 # -- warp (numpy) --------------------------------------------------------------------------------
+def mode_weights(mode: np.ndarray, w: int) -> np.ndarray:
+    """Q15 weight of scene a+1 per blend mode (int64, like ``mode``) at linear weight ``w``:
+    mode 0 ``w``; mode 1 ``(w*w) >> 15`` (scene a kept longer: content scene a+1 does not
+    show); mode 2 ``2w - ((w*w) >> 15)`` (scene a+1 sooner). All are 0 at w = 0 and 2^15 at
+    w = 2^15."""
+    w = int(w)
+    sq = (w * w) >> WEIGHT_BITS
+    return np.array([w, sq, 2 * w - sq], np.int64)[np.asarray(mode, np.int64)]
+
+
+
 def _sample(L: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
     """Fixed-point bilinear sample of integer image L (H, W) at positions y, x in 1/64 pixel
     (int64 arrays); outside positions replicate the border. Returns int64 (rounded)."""
@@ -201,8 +214,7 @@ class PairWarp:
                     self.rx - ((self.vx * wa) >> shift))
         B = _sample(self.Lb, self.ry + ((self.vy * wb) >> shift),
                     self.rx + ((self.vx * wb) >> shift))
-        wm = np.where(self.mode == 0, wa, np.where(self.mode == 1, 0, 1 << WEIGHT_BITS))
-        return A + (((B - A) * wm) >> WEIGHT_BITS)
+        return A + (((B - A) * mode_weights(self.mode, wa)) >> WEIGHT_BITS)
 
 
 # -- warp (torch) --------------------------------------------------------------------------------
@@ -247,7 +259,5 @@ class PairWarpTorch:
                          self.rx - rs(self.vx * wa, shift))
         B = self._sample(self.Lb, self.ry + rs(self.vy * wb, shift),
                          self.rx + rs(self.vx * wb, shift))
-        wm = torch.where(self.mode == 0, torch.full_like(self.mode, wa),
-                         torch.where(self.mode == 1, torch.zeros_like(self.mode),
-                                     torch.full_like(self.mode, 1 << WEIGHT_BITS)))
+        wm = torch.as_tensor(mode_weights(np.arange(3), wa), device=self.mode.device)[self.mode]
         return A + rs((B - A) * wm, WEIGHT_BITS)
