@@ -336,7 +336,7 @@ def stage_report(args) -> None:
               "segment's midpoint, 15.5 frames in), so it is blended (and, with motion, warped) "
               "by 1/64 — hence the small aligned differences between the two modes.",
               "* Frames before the first and after the last scene time hold the end scene in "
-              "both modes (the synthetic clip's worst frames, ~18 dB, are its first 16); the "
+              "both modes (the synthetic clip's worst frames, ~18 dB, are its first few); the "
               "distance curve leaves them out, the mean and worst include them.",
               "* The encoder estimates motion on its own (uncoded) scenes and on 9-frame "
               "firing-rate windows at 1/4, 1/2 and 3/4 of each pair; 24-pixel blocks, "
