@@ -285,3 +285,21 @@ def test_allframe_metrics_and_gt_video(moving, tmp_path):
     assert min(m["psnr_by_distance"]) in (0, 1)
     with pytest.raises(SpkcError, match="ground-truth video"):
         allframe_metrics(files["linear"], gt[:10], None)
+
+
+def test_simulate_writes_the_ground_truth_video(tmp_path):
+    from click.testing import CliRunner
+
+    from spkc.cli.main import cli
+
+    out, gt = tmp_path / "s.npy", tmp_path / "gt.npy"
+    res = CliRunner().invoke(cli, ["simulate", "--synthetic", "--frames", "70", "--height", "12",
+                                   "--width", "20", "--speed", "3", "-o", str(out),
+                                   "--gt-video", str(gt)])
+    assert res.exit_code == 0, res.output
+    video = np.load(gt)
+    assert video.shape == (70, 12, 20) and video.dtype == np.uint16
+    want = SyntheticScene(12, 20, 0, speed=3.0).frames(0, 70)
+    assert np.abs(video / 65535.0 - want).max() <= 1 / 65535
+    res = CliRunner().invoke(cli, ["eval", str(out), "--offsets", "0,8", "--codecs", "raw"])
+    assert res.exit_code == 1 and "--offsets needs --gt" in res.output
