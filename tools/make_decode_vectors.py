@@ -45,11 +45,15 @@ VECTORS = {
     "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
     # groups of 4 scenes: an HEVC key scene, then P scenes (format 1.1, spec section 5.3)
     "hevc-inter": ("hevc", 4, 4, "tfp", "linear", "soft"),
+    # motion-compensated interpolation (format 1.1): the integer warp and the ~motion payload;
+    # the concealed one pins "a pair with a concealed scene blends linearly"
+    "raw-motion": ("raw", 3, 12, "tfp", "motion", "soft"),
+    "raw-motion-concealed": ("raw", 3, 12, "tfp", "motion", "soft"),
 }
 #: codec options of the vectors that need them
 CODEC_OPTIONS = {"hevc-inter": {"gop": 4}}
 #: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
-LOST_SCENE = {"raw-concealed": 1}
+LOST_SCENE = {"raw-concealed": 1, "raw-motion-concealed": 2}
 
 
 def source_spikes() -> np.ndarray:

@@ -251,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
         "radius 20 otherwise)",
         "* inter coding (groups of scenes, hevc/av1 inter vs intra on a long synthetic clip): "
         "[results-temporal.md](results-temporal.md), from `python tools/temporal_results.py`",
+        "* these tables put a scene time on frame 151; what a user gets at any frame (scenes "
+        "every 32 frames, frame 151 at every offset from a scene time; all-frame figures on a "
+        "synthetic clip), with linear and motion-compensated interpolation: "
+        "[results-motion.md](results-motion.md) (`python tools/motion_results.py`)",
         "",
         "## Rate-distortion",
         "",

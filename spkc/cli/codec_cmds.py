@@ -30,8 +30,10 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
               help="Capture rate in Hz (recorded in the header).")
 @click.option("--device", default="cpu", show_default=True, help="torch device for encoding.")
 @click.option("--batch-size", type=int, default=4, show_default=True, help="Scenes per batch.")
-@click.option("--interpolation", type=click.Choice(["linear", "hold"]), default="linear",
-              show_default=True, help="Luminance between scenes for regeneration.")
+@click.option("--interpolation", type=click.Choice(["motion", "linear", "hold"]),
+              default="motion", show_default=True,
+              help="Luminance between scenes for regeneration: motion-compensated (block "
+                   "motion sent per scene pair, format 1.1), linear blend (format 1.0) or hold.")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the regenerator's start phases.")
 @click.option("--option", "-O", "options", multiple=True,

@@ -80,6 +80,8 @@ class Clip(GroupDecoding):
             self._reader.close()
             raise
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
+        #: scene a -> MotionField of the pair (a, a+1) or None; small, kept for every scene
+        self._fields: dict[int, Any] = {}
         # a group decodes as a whole: hold it and the end of the one before (bounded by G)
         self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2)
         self.stats = DecodeStats()
@@ -135,9 +137,22 @@ class Clip(GroupDecoding):
                 f"scenes, codec={self.header.codec}, {self.ratio:.0f}x>")
 
     # -- scenes ----------------------------------------------------------------------------
+    def _split(self, k: int) -> dict[str, bytes]:
+        """Scene k's codec payloads; its motion side information (parsed: damage there is
+        damage to the scene) goes to ``_fields``."""
+        from spkc.spikes.warp import MOTION_PAYLOAD, decode_motion, split_payloads
+
+        codec, own = split_payloads(self._reader.scene_payloads(k))
+        if self.regen.interpolation == "motion" and k not in self._fields:
+            raw = own.get(MOTION_PAYLOAD)
+            _, H, W = self.shape
+            field = None if raw is None else decode_motion(raw, H, W)
+            self._fields[k] = field
+        return codec
+
     def _decode_batch(self, part: list[int]) -> np.ndarray:
-        payloads = [self._reader.scene_payloads(k) for k in part]
         try:
+            payloads = [self._split(k) for k in part]
             scenes = np.asarray(self._codec.decode(payloads, self.shape[1:]), np.float32)
             want = (len(part), *self.shape[1:])
             if scenes.shape != want:
@@ -207,6 +222,17 @@ class Clip(GroupDecoding):
         raise SceneCorruptError(f"scene {k} does not decode and no other scene does either",
                                 self.path, scene=k)
 
+    def _motion(self, a: int):
+        """MotionField of the pair (a, a+1), or None (linear blend): none sent, or either
+        scene concealed (a damaged scene loses its motion; a stand-in does not match it)."""
+        if a + 1 >= self.num_scenes:
+            return None
+        self._luma(a)  # decodes (and so parses the side information) when needed
+        self._luma(a + 1)
+        if a in self.concealed or a + 1 in self.concealed:
+            return None
+        return self._fields.get(a)
+
     def _luma(self, k: int) -> np.ndarray:
         if k in self.concealed:
             k = self.concealed[k][1]
@@ -230,7 +256,7 @@ class Clip(GroupDecoding):
         k = int(self._reader.scene_for_frame(int(t)))
         self._decode(self._neighbours(k, np.array([t])))
         return interpolated_luminance(int(t), k, self._luma, self._centres2,
-                                      self.regen.interpolation)
+                                      self.regen.interpolation, self._motion)
 
     def _check_scene(self, k: int) -> None:
         if not 0 <= k < self.num_scenes:
@@ -260,14 +286,15 @@ class Clip(GroupDecoding):
         frames = np.arange(first, end)
         self._decode(self._neighbours(k, frames))
         if self.device == "cpu":
-            return regenerate_segment(k, frames, self._luma, self._centres2, self.regen)
+            return regenerate_segment(k, frames, self._luma, self._centres2, self.regen,
+                                      self._motion)
         import torch
 
         def luma_t(j: int):
             return torch.as_tensor(self._luma(j), device=self.device)
 
         return regenerate_segment_torch(k, frames, luma_t, self._centres2, self.regen,
-                                        device=self.device).cpu().numpy()
+                                        device=self.device, motion=self._motion).cpu().numpy()
 
     def spikes(self, start: int | None = None, stop: int | None = None) -> np.ndarray:
         """Regenerated spikes of frames [start, stop): (stop-start, H, W) bool."""
@@ -333,7 +360,8 @@ class Clip(GroupDecoding):
                 if k in bad:
                     continue
                 try:
-                    self._codec.decode([self._reader.scene_payloads(k)], self.shape[1:])
+                    self._fields.pop(k, None)
+                    self._codec.decode([self._split(k)], self.shape[1:])
                 except SpkcError as exc:
                     bad[k] = exc.problem
                 except Exception as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import deque
 import time
 from collections.abc import Mapping
 from datetime import datetime, timezone
@@ -26,6 +27,9 @@ DEFAULT_FRAMES_PER_SCENE = 32
 #: by tools/temporal_results.py (docs/results-temporal.md: the shortest group within 2
 #: points of the best BD-rate, for hevc and av1, on a 1,600-frame synthetic clip)
 DEFAULT_GROUP_LENGTH = 32
+#: motion-compensated interpolation: +2.0 dB at frames between scene times on REDS at equal
+#: bits (docs/results-motion.md); "linear" writes format 1.0 files as before
+DEFAULT_INTERPOLATION = "motion"
 #: quantile of the first batch's rates mapped to full-scale luminance, and headroom above it
 _FULL_SCALE_QUANTILE = 0.999
 _HEADROOM = 1.1
@@ -85,7 +89,8 @@ def compress(
     batch_size: int = 4,
     metadata: Mapping[str, Any] | None = None,
     seed: int = 0,
-    interpolation: str = "linear",
+    interpolation: str = DEFAULT_INTERPOLATION,
+    motion_block: int = 24,
     reset: str = "soft",
     codec_options: Mapping[str, Any] | None = None,
     reconstructor_options: Mapping[str, Any] | None = None,
@@ -101,6 +106,9 @@ def compress(
     ``group_length`` (G): scenes per group for codecs with inter coding (the codec option
     ``gop``; default :data:`DEFAULT_GROUP_LENGTH`, 1 = all-intra, format 1.0); a key scene
     starts every group, random access decodes at most G + 1 scenes per frame.
+    ``interpolation``: luminance between scene times, "motion" (default: motion-compensated,
+    with block motion side information per scene pair of ``motion_block``-pixel blocks;
+    format 1.1), "linear" (format 1.0) or "hold".
     The output appears at ``dst`` only when complete; on any error nothing is left there.
     A spike-stream codec (``codec="exact"``: lossless) codes the spikes themselves in blocks
     (``codec_options={"block_frames": B}``); scene, reconstructor and regeneration arguments
@@ -178,7 +186,29 @@ def compress(
                        dynamic_ncols=True)
         payload_bytes = 0
         try:
-            with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
+            motion = None
+            if regen.interpolation == "motion":
+                from spkc.pipeline.motion_side import MotionSideInfo
+
+                motion = MotionSideInfo(source, layout, full_scale, block=motion_block)
+            with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False,
+                            minor=1 if motion is not None else 0) as writer:
+                # coded scenes come back in order (whole groups at a time with inter coding);
+                # the motion side information of pair (k, k+1) needs both uncoded scenes
+                pending: deque[tuple[int, np.ndarray]] = deque()
+
+                def write(pay: dict[str, bytes], n: int) -> None:
+                    nonlocal payload_bytes
+                    writer.add_scene(pay, n)
+                    payload_bytes += sum(len(v) for v in pay.values())
+
+                def emit(payloads: dict[str, bytes], count: int) -> None:
+                    k, scene = pending.popleft()
+                    ready = ([(payloads, count)] if motion is None
+                             else motion.push(k, payloads, scene))
+                    for pay, n in ready:
+                        write(pay, n)
+
                 batch: SceneBatch | None = first
                 batch_rates = rates
                 while batch is not None:
@@ -191,10 +221,11 @@ def compress(
                                     strict=True)
                     else:  # inter coding: whole groups at a time
                         coded = grouper.add(scenes.astype(np.float32), counts, ctx)
+                    pending.extend((int(k), scenes[i].astype(np.float32))
+                                   for i, k in enumerate(batch.scenes))
                     done = 0
                     for payloads, count in coded:
-                        writer.add_scene(payloads, count)
-                        payload_bytes += sum(len(v) for v in payloads.values())
+                        emit(payloads, count)
                         done += count
                     if bar is not None:
                         raw_bytes = (bar.n + done) * H * W / 8
@@ -205,10 +236,11 @@ def compress(
                     if batch is not None:
                         batch_rates = recon.reconstruct(batch.windows)
                 for payloads, count in grouper.finish() if grouper is not None else ():
-                    writer.add_scene(payloads, count)
-                    payload_bytes += sum(len(v) for v in payloads.values())
+                    emit(payloads, count)
                     if bar is not None:
                         bar.update(count)
+                for pay, n in (motion.flush() if motion is not None else ()):
+                    write(pay, n)
         except SpkcError:
             raise
         except OSError as exc:
