@@ -94,7 +94,7 @@ def allframe_metrics(clip_path: str | os.PathLike, gt_video: np.ndarray,
     (mean PSNR of the frames between the first and last scene time / outside them),
     ``affine`` (slope, offset), ``bits_per_spike_pixel``, ``isi_psnr``, ``firing_rate_psnr``.
     """
-    import spkc
+    from spkc import pipeline as spkc  # open/compress without importing the package root
 
     with spkc.open(clip_path) as clip:
         T, H, W = clip.shape
@@ -160,7 +160,7 @@ def offset_psnr(src: str | os.PathLike, gt: np.ndarray, gt_frame_index: int,
     ``scene_at`` compared with ``gt`` (H, W) after an affine fit. Rows: offset, shift, psnr,
     bits_per_spike_pixel, file_bytes, frames.
     """
-    import spkc
+    from spkc import pipeline as spkc  # open/compress without importing the package root
     from spkc.io import read_spikes, write_npy
     from spkc.metrics import psnr
 
@@ -201,7 +201,7 @@ def extra_rows(clips: Sequence[str | os.PathLike], runs: Sequence[tuple[str, int
     """``spkc eval --gt-video`` / ``--offsets``: one row per clip x (codec, quality) with the
     all-frame figures (mean / worst / pooled PSNR, ISI / firing-rate PSNR) and/or the
     offset-averaged and aligned PSNR of the ground-truth frame."""
-    import spkc
+    from spkc import pipeline as spkc  # open/compress without importing the package root
     from spkc.eval.engine import load_ground_truth
     from spkc.io import read_spikes
 

@@ -127,9 +127,13 @@ class Clip(GroupDecoding):
         return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def scene_payload_bytes(self, k: int) -> int:
-        """Bytes of scene k's codec payloads (all named bitstreams), without decoding it."""
+        """Bytes of scene k's codec payloads (all its named bitstreams, not the pipeline's
+        reserved ``~`` payloads such as motion side information), without decoding it."""
+        from spkc.spikes.warp import split_payloads
+
         self._check_scene(k)
-        return sum(len(v) for v in self._reader.scene_payloads(k).values())
+        codec, _ = split_payloads(self._reader.scene_payloads(k))
+        return sum(len(v) for v in codec.values())
 
     def __repr__(self) -> str:
         T, H, W = self.shape

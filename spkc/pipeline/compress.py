@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections import deque
 import time
+from collections import deque
 from collections.abc import Mapping
 from datetime import datetime, timezone
 from pathlib import Path
