@@ -5,6 +5,7 @@ Top level: :func:`open`, :func:`compress`, :func:`decompress` and the error type
 
 from __future__ import annotations
 
+from spkc._version import __version__
 from spkc.errors import (
     CodecUnavailableError,
     CorruptFileError,
@@ -17,8 +18,6 @@ from spkc.errors import (
     UnknownCodecError,
     UnsupportedVersionError,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "CodecUnavailableError",

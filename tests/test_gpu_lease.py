@@ -27,7 +27,7 @@ def _run(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 def _campaign(tmp_path: Path, phase1_bytes: int) -> Path:
-    """A campaign folder as train_codec_campaign.py leaves it."""
+    """A campaign folder as spkc.train.campaign leaves it."""
     d = tmp_path / "camp"
     (d / "final").mkdir(parents=True)
     (d / "phase1").mkdir()

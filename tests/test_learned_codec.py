@@ -10,7 +10,7 @@ import spkc.codecs.learned as learned_mod
 from spkc.codecs import EncodeContext, get_codec, get_codec_class
 from spkc.codecs.learned import BaselineCodec, LearnedCodec, load_manifest, write_manifest
 from spkc.errors import InputError, MissingWeightsError, SceneCorruptError
-from spkc.models.codec import SceneCompressionModel
+from spkc.models.scene_codec import SceneCompressionModel
 
 
 def _scenes(n: int, h: int, w: int) -> np.ndarray:

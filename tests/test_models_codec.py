@@ -9,18 +9,6 @@ import pytest
 import torch
 
 from spkc.errors import InputError, SceneCorruptError
-from spkc.models.codec import (
-    SceneCompressionModel,
-    bits_per_pixel,
-    count_parameters,
-    grow_model,
-    grow_synthesis,
-    rd_loss,
-    rd_terms,
-    weights_config,
-    widen_latents,
-    widen_synthesis,
-)
 from spkc.models.exact import (
     ExactConv2d,
     ExactLeakyReLU,
@@ -28,6 +16,11 @@ from spkc.models.exact import (
     float_surrogate,
     to_int,
 )
+from spkc.models.layers import count_parameters
+from spkc.models.losses import bits_per_pixel, rd_loss, rd_terms
+from spkc.models.scene_codec import SceneCompressionModel
+from spkc.models.surgery import grow_model, grow_synthesis, widen_latents, widen_synthesis
+from spkc.models.weights import weights_config
 
 
 def _scene(h: int, w: int, seed: int = 0) -> np.ndarray:

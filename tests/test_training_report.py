@@ -1,4 +1,5 @@
-"""The pure helpers of tools/training_report.py: Pareto frontier, BD on frontiers, matching."""
+"""RD-curve helpers (spkc.metrics.rd_curves: Pareto frontier, BD on frontiers), the held-out
+clips (spkc.train.data) and tools/training_report.py's own helpers."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tool_loader import load_tool
 
+from spkc.metrics import rd_curves
+
 tr = load_tool("training_report")
 points = st.lists(st.tuples(st.floats(1e-4, 1.0), st.floats(10.0, 40.0)), min_size=1,
                   max_size=30)
@@ -16,7 +19,7 @@ points = st.lists(st.tuples(st.floats(1e-4, 1.0), st.floats(10.0, 40.0)), min_si
 
 @given(points)
 def test_pareto_is_the_upper_left_frontier(pts):
-    front = tr.pareto(pts)
+    front = rd_curves.pareto(pts)
     rates = [r for r, _ in front]
     psnrs = [d for _, d in front]
     assert rates == sorted(set(rates))
@@ -26,23 +29,23 @@ def test_pareto_is_the_upper_left_frontier(pts):
 
 
 def test_pareto_drops_dominated_and_keeps_best_at_equal_rate():
-    assert tr.pareto([(1, 20), (2, 19), (2, 22), (3, 21), (4, 23)]) == [(1, 20), (2, 22),
+    assert rd_curves.pareto([(1, 20), (2, 19), (2, 22), (3, 21), (4, 23)]) == [(1, 20), (2, 22),
                                                                          (4, 23)]
 
 
 def test_bd_of_a_curve_shifted_in_rate():
     anchor = [(r, 20 + 5 * math.log10(r / 1e-3)) for r in (1e-3, 2e-3, 4e-3, 8e-3)]
     half = [(r / 2, d) for r, d in anchor]
-    rate, dpsnr, note, side = tr.bd(anchor, half)
+    rate, dpsnr, note, side = rd_curves.frontier_bd(anchor, half)
     assert rate == pytest.approx(-50.0, abs=1e-6)
     assert dpsnr > 0 and note == "" and side is None
 
 
 def test_bd_reports_why_when_it_cannot():
-    rate, dpsnr, note, _ = tr.bd([(1e-3, 20)], [(1e-3, 21), (2e-3, 22)])
+    rate, dpsnr, note, _ = rd_curves.frontier_bd([(1e-3, 20)], [(1e-3, 21), (2e-3, 22)])
     assert rate is None and dpsnr is None and "need 2" in note
     # disjoint PSNR ranges: BD-rate undefined, BD-PSNR defined; the dominated point is named
-    rate, dpsnr, note, side = tr.bd([(1e-3, 20), (4e-3, 21)],
+    rate, dpsnr, note, side = rd_curves.frontier_bd([(1e-3, 20), (4e-3, 21)],
                                    [(1e-3, 30), (2e-3, 31), (3e-3, 30.5)])
     assert rate is None and dpsnr == pytest.approx(10.0, abs=0.5)
     assert "do not overlap" in note and "1 dominated" in note and side == "above"
@@ -50,9 +53,9 @@ def test_bd_reports_why_when_it_cannot():
 
 def test_interp_at_in_log_rate_and_none_outside():
     pts = [(1e-3, 10.0), (1e-2, 20.0)]
-    assert tr.interp_at(pts, math.sqrt(1e-5)) == pytest.approx(15.0)
-    assert tr.interp_at(pts, 1e-1) is None
-    assert tr.interp_at([], 1e-3) is None
+    assert rd_curves.interp_at(pts, math.sqrt(1e-5)) == pytest.approx(15.0)
+    assert rd_curves.interp_at(pts, 1e-1) is None
+    assert rd_curves.interp_at([], 1e-3) is None
 
 
 def test_plot_draws_the_envelope(tmp_path):
@@ -71,15 +74,15 @@ def test_plot_draws_the_envelope(tmp_path):
 def test_held_out_clips_are_reproducible_spikes_with_ground_truth(tmp_path):
     from spkc.eval.engine import load_ground_truth
     from spkc.io import read_spikes
-    from spkc.train.data import DEFAULT_BSDS
+    from spkc.train.data import DEFAULT_BSDS, write_held_out_clips
 
     if not (DEFAULT_BSDS / "val").is_dir():
         pytest.skip(f"needs {DEFAULT_BSDS}")
     a, b = tmp_path / "a", tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    (clip, stats), = tr.held_out_clips(1, 5, a, height=32, width=48, gt_frame=6)
-    tr.held_out_clips(1, 5, b, height=32, width=48, gt_frame=6)
+    (clip, stats), = write_held_out_clips(1, 5, a, height=32, width=48, gt_frame=6)
+    write_held_out_clips(1, 5, b, height=32, width=48, gt_frame=6)
     assert clip.read_bytes() == (b / clip.name).read_bytes()
     spikes = read_spikes(clip, 32, 48)
     assert spikes.shape == (13, 32, 48) and 0 < spikes.mean() < 1
@@ -90,12 +93,12 @@ def test_held_out_clips_are_reproducible_spikes_with_ground_truth(tmp_path):
 
 def test_separation_names_curves_that_never_meet():
     anchor = [(1e-3, 22.0), (2e-3, 24.0)]
-    assert tr.separation(anchor, [(3e-3, 25.0), (4e-3, 26.0)]) == "above"
-    assert tr.separation(anchor, [(3e-3, 20.0), (4e-3, 21.0)]) == "below"
-    assert tr.separation(anchor, [(3e-3, 23.0), (4e-3, 26.0)]) is None
+    assert rd_curves.separation(anchor, [(3e-3, 25.0), (4e-3, 26.0)]) == "above"
+    assert rd_curves.separation(anchor, [(3e-3, 20.0), (4e-3, 21.0)]) == "below"
+    assert rd_curves.separation(anchor, [(3e-3, 23.0), (4e-3, 26.0)]) is None
     # cheaper than every anchor point yet worse: not "below" (the anchor cannot go that low)
-    assert tr.separation(anchor, [(1e-4, 20.0), (2e-4, 21.0)]) is None
-    rate, _, note, side = tr.bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
+    assert rd_curves.separation(anchor, [(1e-4, 20.0), (2e-4, 21.0)]) is None
+    rate, _, note, side = rd_curves.frontier_bd(anchor, [(3e-3, 25.0), (4e-3, 26.0)])
     assert rate is None and "-100 %" in note and side == "above"
 
 

@@ -36,7 +36,8 @@ from spkc.codecs.learned import (
     weights_version_of,
 )
 from spkc.io.dat import read_dat
-from spkc.models.codec import SceneCompressionModel, count_parameters
+from spkc.models.layers import count_parameters
+from spkc.models.scene_codec import SceneCompressionModel
 
 REPO = Path(__file__).resolve().parents[1]
 DAT = REPO.parent / "shared" / "data" / "reds-spikes" / "203_part2.dat"

@@ -5,7 +5,7 @@ how far its synthesis could go with the best latents.
     python tools/codec_ceiling.py                       # 24 BSDS val crops of 192x192
     python tools/codec_ceiling.py --config wide --weights-dir runs/x --png ceiling.png
 
-On held-out gray crops (BSDS val, the crops ``tools/train_codec.py`` validates on) it prints
+On held-out gray crops (BSDS val, the crops :mod:`spkc.train.image_codec` validates on) it prints
 per quality: bits/pixel and PSNR of the real coded stream (with and without encoder-side
 latent refinement), and two ceilings of the same weights --
 
@@ -22,7 +22,6 @@ QPs for reference. Needs ../shared/data/bsds500 (or ``--images``) and, for HEVC,
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -80,23 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--png", type=Path, default=None, help="write an RD figure here")
     args = ap.parse_args(argv)
 
-    sys.path.insert(0, str(REPO / "tools"))
     from tqdm import tqdm
-    from train_codec import load_gray, make_batch
 
     from spkc.codecs.learned import BaselineCodec, LearnedCodec, shipped_weights_path
     from spkc.codecs.registry import get_codec
     from spkc.errors import SpkcError
-    from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel
+    from spkc.models.config import QUALITY_LAMBDAS
+    from spkc.models.scene_codec import SceneCompressionModel
+    from spkc.train.data import load_gray_images
+    from spkc.train.image_codec import make_batch
 
     args.config = args.config or LearnedCodec.default_config
     if args.threads:
         torch.set_num_threads(args.threads)
-    images = load_gray(args.images, args.count) if args.images.is_dir() else []
+    try:
+        images = load_gray_images(args.images)[:args.count]
+    except SpkcError:  # no such folder, or no images in it
+        images = []
     if not images:
         print(f"no *.jpg images in {args.images}; nothing to measure")
         return 0
-    rng = np.random.default_rng(1234)  # the crops train_codec.py's validation uses
+    rng = np.random.default_rng(1234)  # the crops image_codec's validation uses
     crops = [make_batch([im], rng, 1, args.crop, 8) for im in images]
     npx = args.crop**2
     # curve name -> [(bpp, PSNR)] in quality order; the best-latents ceiling per quality

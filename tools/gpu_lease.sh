@@ -5,7 +5,7 @@
 #   bash tools/gpu_lease.sh prepare          # here, once: .gpu/ = wheels + BSDS train images
 #   bash tools/gpu_lease.sh train [ARGS...]  # on the device (the `run` tool, carry [".gpu"]):
 #                                            # installs the wheels, runs
-#                                            # tools/train_codec_campaign.py ARGS and packs
+#                                            # python -m spkc.train.campaign ARGS and packs
 #                                            # its phase1/, final/, logs and summary into
 #                                            # $OUT/campaign.tar.part-*
 #   bash tools/gpu_lease.sh unpack FILES_AT DEST [VERSION]   # here: the parts the run tool
@@ -53,7 +53,7 @@ train() {
     fi
     command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total --format=csv
     # a campaign cut short still wrote every finished weights file: pack what there is
-    python3 tools/train_codec_campaign.py --device "${DEVICE:-cuda}" --images .gpu/bsds \
+    python3 -m spkc.train.campaign --device "${DEVICE:-cuda}" --images .gpu/bsds \
         --out "$dir" "$@" || status=$?
     mkdir -p "$OUT"
     local parts=()

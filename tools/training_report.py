@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
@@ -40,6 +39,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from spkc.metrics.rd_curves import frontier_bd, interp_at, pareto
+from spkc.train.data import write_held_out_clips
+from spkc.train.validate import reconstruction_psnrs
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "reds-spikes"
@@ -51,133 +54,6 @@ ENVELOPE = "conventional envelope"
 #: codec options of the extra low-rate point of each conventional pipeline
 LOW_RATE_SETTING = {"hevc": {"qp": 48}, "jxl": {"distance": 18.0}}
 HELD_OUT_SEED = 2026  #: the held-out clips are the same in every run
-
-
-def pareto(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """(rate, psnr) points -> the frontier: sorted by rate, each better than all cheaper."""
-    out: list[tuple[float, float]] = []
-    for r, d in sorted(points):
-        if out and r == out[-1][0]:
-            if d > out[-1][1]:
-                out[-1] = (r, d)
-            continue
-        if not out or d > out[-1][1]:
-            out.append((r, d))
-    return out
-
-
-def separation(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
-               ) -> str | None:
-    """"above" when every test PSNR exceeds the best the anchor reaches at any rate (BD-rate
-    tends to -100 %), "below" when no test point reaches the anchor's lowest PSNR at or above
-    the anchor's lowest rate (BD-rate tends to +infinity), else None."""
-    if not anchor or not test:
-        return None
-    if min(d for _, d in test) > max(d for _, d in anchor):
-        return "above"
-    if (max(d for _, d in test) < min(d for _, d in anchor)
-            and min(r for r, _ in test) >= min(r for r, _ in anchor)):
-        return "below"
-    return None
-
-
-def bd(anchor: list[tuple[float, float]], test: list[tuple[float, float]]
-       ) -> tuple[float | None, float | None, str, str | None]:
-    """(BD-rate %, BD-PSNR dB, note, :func:`separation`) of ``test`` against ``anchor`` on
-    their Pareto frontiers."""
-    from spkc.errors import SpkcError
-    from spkc.metrics import bd_psnr, bd_rate
-
-    a, t = pareto(anchor), pareto(test)
-    side = separation(anchor, test)
-    where = {"above": f"every test point beats the anchor's best PSNR at any rate "
-                      f"({max(d for _, d in anchor):.2f} dB): BD-rate -> -100 %",
-             "below": "no test point reaches the anchor's lowest PSNR: BD-rate -> +inf",
-             None: ""}[side] if anchor and test else ""
-    if len(a) < 2 or len(t) < 2:
-        return None, None, "; ".join(filter(None, [
-            f"frontiers have {len(a)} and {len(t)} points (need 2 each)", where])), side
-    res: list[float | None] = []
-    notes = [where] if where else []
-    for fn in (bd_rate, bd_psnr):
-        try:
-            res.append(float(fn([p[0] for p in a], [p[1] for p in a],
-                                [p[0] for p in t], [p[1] for p in t], method="pchip")))
-        except SpkcError as exc:
-            res.append(None)
-            notes.append(f"{fn.__name__}: {exc.problem}")
-    dropped = len(pareto(test)) != len(test)
-    if dropped:
-        notes.append(f"{len(test) - len(t)} dominated test point(s) left out")
-    return res[0], res[1], "; ".join(notes), side
-
-
-def interp_at(points: list[tuple[float, float]], rate: float) -> float | None:
-    """Linear interpolation of y at ``rate`` in log-rate; None outside the curve's range."""
-    pts = sorted(p for p in points if p[1] is not None and math.isfinite(p[1]))
-    if len(pts) < 1:
-        return None
-    xs = np.log([p[0] for p in pts])
-    ys = np.array([p[1] for p in pts])
-    x = math.log(rate)
-    if x < xs[0] - 1e-12 or x > xs[-1] + 1e-12:
-        return None
-    return float(np.interp(x, xs, ys))
-
-
-def held_out_clips(n: int, seed: int, out_dir: Path, height: int = 250, width: int = 400,
-                   gt_frame: int = GT_FRAME) -> list[tuple[Path, str]]:
-    """``n`` spike clips no network was trained on: BSDS500 val images (beyond the 8 that
-    validate codec training) moved by the training-data generator over 2*151+1 frames of
-    250x400, with randomised integrate-and-fire. Writes ``heldout<i>.dat`` and its
-    ground-truth luminance at frame 151 as ``heldout<i>.png`` (16-bit); returns (path, stats).
-    """
-    from PIL import Image
-
-    from spkc.io import write_dat
-    from spkc.train.data import (
-        DEFAULT_BSDS,
-        GenConfig,
-        load_gray_images,
-        render_clip,
-        simulate_clip,
-    )
-
-    images = load_gray_images(DEFAULT_BSDS / "val")[8:]
-    cfg = GenConfig(height=height, width=width, radius=gt_frame, substeps=2, max_speed=1.0,
-                    max_object_speed=1.5)
-    out = []
-    for i in range(n):
-        rng = np.random.default_rng([seed, i])
-        frames, scene, speed = render_clip(rng, images, cfg)
-        spikes, _, params = simulate_clip(rng, frames, cfg)
-        path = out_dir / f"heldout{i + 1}.dat"
-        write_dat(path, spikes)
-        Image.fromarray(np.round(scene * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
-        out.append((path, f"{spikes.mean():.3f} spikes/px/frame, camera {speed:.2f} px/frame, "
-                          f"threshold {params[0]:.2f}, noise {params[3]:.3f}"))
-    return out
-
-
-def reconstruction_alone(clips: list[Path], radii: list[int]) -> dict[str, dict[str, float]]:
-    """{reconstructor: {clip name: PSNR dB}} of uncoded reconstructions at GT_FRAME (the
-    training validation of spkc.train.validate, run on each directory holding the clips)."""
-    from spkc.codecs.reconstructors import LearnedReconstructor
-    from spkc.train.validate import baselines, validate
-
-    learned = LearnedReconstructor()  # as the encoder runs it (default config and tta)
-    # the same network without test-time augmentation, only when the default turns it on
-    single = LearnedReconstructor(tta=1) if learned.tta != 1 else None
-    out: dict[str, dict[str, float]] = {}
-    for d in dict.fromkeys(c.parent for c in clips):
-        res = baselines(d, tuple(radii))
-        res["learned"] = validate(learned.reconstruct, learned.radius, d)
-        if single is not None:
-            res["learned tta=1"] = validate(single.reconstruct, single.radius, d)
-        for name, per_clip in res.items():
-            out.setdefault(name, {}).update({f"{k}.dat": v for k, v in per_clip.items()
-                                             if k != "mean"})
-    return out
 
 
 Pipeline = tuple[str, str, str | None, int | None, list[int], dict]
@@ -353,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
             from spkc.errors import SpkcError
 
             try:
-                for path, stats in held_out_clips(args.held_out, HELD_OUT_SEED, tmp):
+                for path, stats in write_held_out_clips(args.held_out, HELD_OUT_SEED, tmp):
                     say(f"held-out clip {path.name}: {stats}")
                     clips.append(path)
             except SpkcError as exc:
@@ -374,7 +250,7 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
 
     # 1. reconstruction alone
     all_radii = sorted(set(radii) | {2, 4, 8, 12, 16, 20, 25, 30})
-    rec = reconstruction_alone(clips, all_radii)
+    rec = reconstruction_psnrs(clips, all_radii)
     tfp_names = [k for k in rec if k.startswith("tfp")]
     best_tfp = {c.name: max(tfp_names, key=lambda k: rec[k][c.name]) for c in clips}
     say(f"\n1. Reconstruction alone at frame {GT_FRAME} (PSNR dB vs ground truth, affine fit)")
@@ -431,7 +307,7 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
         anchors += [(lab, curve(rows, c.name, lab)) for lab in conventional]
         tests = [("learned", a) for a in anchors] + [("baseline", anchors[0])]
         for test, (anchor, pts) in tests:
-            br, bp, note, side = bd(pts, curve(rows, c.name, test))
+            br, bp, note, side = frontier_bd(pts, curve(rows, c.name, test))
             bd_rows.append({"clip": c.name, "test": test, "anchor": anchor, "bd_rate": br,
                             "bd_psnr": bp, "side": side, "note": note})
             say(f"{c.name:>14} {test:>9} {anchor:>22} {_fmt(br, '10.1f'):>10} "

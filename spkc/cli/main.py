@@ -13,7 +13,7 @@ import sys
 
 import click
 
-from spkc import __version__
+from spkc._version import __version__
 from spkc.errors import SpkcError
 
 # module -> commands it provides (listed here so `spkc --help` needs no heavy imports)

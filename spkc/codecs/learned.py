@@ -1,6 +1,6 @@
 """The ``learned`` (default, BiSOAM attention) and ``baseline`` (no attention) scene codecs.
 
-Both wrap :class:`spkc.models.codec.SceneCompressionModel`. Weights ship in ``spkc/weights`` as
+Both wrap the model of :mod:`spkc.models.scene_codec`. Weights ship in ``spkc/weights`` as
 ``learned-{variant}-{config}-q{quality}-v{n}.safetensors`` (variant ``bisoam`` or ``baseline``),
 stored plain or as one zstd frame (the same name + ``.zst``, so that the package keeps more
 versions within its size budget), and are listed with the SHA-256 of their (decompressed)
@@ -13,7 +13,7 @@ Options (stored in the file header): ``config`` (default :attr:`LearnedCodec.def
 have none), ``weights`` (path of a custom weights file, e.g. from
 training; default: the shipped one), ``refine`` (steps of encoder-side latent refinement,
 default 100; 0 turns it off: about 6x faster encoding, larger files at the same quality -- see
-:meth:`~spkc.models.codec.SceneCompressionModel.refine_latents`; the decoder ignores it).
+:meth:`~spkc.models.scene_codec.SceneCompressionModel.refine_latents`; the decoder ignores it).
 Runtime-only: ``batch_size`` (scenes per network call, default 4).
 ``encode`` runs on ``device``; ``decode`` is bit-exact on any device.
 
@@ -43,7 +43,9 @@ from spkc.errors import (
     MissingWeightsError,
     SceneCorruptError,
 )
-from spkc.models.codec import QUALITY_LAMBDAS, SceneCompressionModel, safetensors_metadata
+from spkc.models.config import QUALITY_LAMBDAS
+from spkc.models.scene_codec import SceneCompressionModel
+from spkc.models.weights import safetensors_metadata
 
 WEIGHTS_DIR = Path(__file__).resolve().parents[1] / "weights"
 MANIFEST = "learned-manifest.json"

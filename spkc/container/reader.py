@@ -5,6 +5,10 @@ then costs one read of one chunk. Without a valid end chunk + index it scans the
 resynchronising past damaged bytes, and exposes every intact scene (``complete`` is False).
 Every failure is a :class:`spkc.SpkcError` naming the file; nothing reads or allocates more than
 the file size allows.
+
+Why one module of ~600 lines: the indexed path, the forward scan with resynchronisation and
+``verify`` are one state machine over one file handle and share the chunk parsing; split, each
+part would reach into the others' state.
 """
 
 from __future__ import annotations

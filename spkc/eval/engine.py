@@ -29,7 +29,6 @@ import tempfile
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -41,29 +40,7 @@ from spkc.errors import (
     MissingWeightsError,
     UnknownCodecError,
 )
-
-#: every field of a result row, in CSV column order
-ROW_FIELDS: tuple[str, ...] = (
-    "clip", "codec", "quality", "reconstructor", "frames_per_scene", "radius",
-    "num_frames", "height", "width", "num_scenes",
-    "file_bytes", "payload_bytes", "bits_per_spike_pixel", "bpp_per_scene", "ratio",
-    "scene_target", "affine", "scene_psnr", "scene_ssim", "scene_psnr_uncoded",
-    "scene_psnr_ref",
-    "isi_psnr", "firing_rate_psnr", "rate_window", "downstream_reconstructor", "downstream_psnr",
-    "encode_seconds", "decode_seconds",
-)
-#: fields that are lists (JSON only; not in the CSV)
-LIST_FIELDS: tuple[str, ...] = ("bpp_scenes",)
-
-
-@dataclass
-class EvalReport:
-    """Everything ``spkc eval`` produced: result rows, skipped runs, BD table, settings."""
-
-    rows: list[dict[str, Any]] = field(default_factory=list)
-    skipped: list[dict[str, Any]] = field(default_factory=list)
-    bd: list[dict[str, Any]] = field(default_factory=list)
-    config: dict[str, Any] = field(default_factory=dict)
+from spkc.eval.types import LIST_FIELDS, ROW_FIELDS, EvalReport  # noqa: F401 - re-exported
 
 
 # -- planning ----------------------------------------------------------------------------------

@@ -25,7 +25,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from spkc._version import __version__
 from spkc.errors import OutputError, SpkcError
+from spkc.eval.types import ROW_FIELDS
 
 CONVENTIONS = {
     "inf": 'infinite PSNR (identical inputs) is the string "inf"; null = not measured',
@@ -224,9 +226,6 @@ def write_outputs(report, out_dir: str | os.PathLike, plot: bool = False) -> dic
     Returns name -> path of what was written. Plots are skipped (noted in the JSON) when
     matplotlib is missing.
     """
-    from spkc import __version__
-    from spkc.eval.engine import ROW_FIELDS
-
     out = Path(out_dir)
     try:
         out.mkdir(parents=True, exist_ok=True)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spkc import __version__
+from spkc._version import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches

@@ -247,6 +247,33 @@ def make_dataset(out: str | Path, num_clips: int, seed: int = 0, split: str = "t
             "speed_max": float(np.max(speeds))}
 
 
+def write_held_out_clips(n: int, seed: int, out_dir: Path, height: int = 250, width: int = 400,
+                   gt_frame: int = 151) -> list[tuple[Path, str]]:
+    """``n`` spike clips no network was trained on: BSDS500 val images (beyond the 8 that
+    validate codec training) moved by the training-data generator over 2*gt_frame+1 frames of
+    height x width, with randomised integrate-and-fire; clip i is seeded by ``(seed, i)``.
+    Writes ``heldout<i>.dat`` and its ground-truth luminance at ``gt_frame`` as
+    ``heldout<i>.png`` (16-bit); returns [(path, one-line stats)]."""
+    from PIL import Image
+
+    from spkc.io import write_dat
+
+    images = load_gray_images(DEFAULT_BSDS / "val")[8:]
+    cfg = GenConfig(height=height, width=width, radius=gt_frame, substeps=2, max_speed=1.0,
+                    max_object_speed=1.5)
+    out = []
+    for i in range(n):
+        rng = np.random.default_rng([seed, i])
+        frames, scene, speed = render_clip(rng, images, cfg)
+        spikes, _, params = simulate_clip(rng, frames, cfg)
+        path = out_dir / f"heldout{i + 1}.dat"
+        write_dat(path, spikes)
+        Image.fromarray(np.round(scene * 65535).astype(np.uint16)).save(path.with_suffix(".png"))
+        out.append((path, f"{spikes.mean():.3f} spikes/px/frame, camera {speed:.2f} px/frame, "
+                          f"threshold {params[0]:.2f}, noise {params[3]:.3f}"))
+    return out
+
+
 class SpikeDataset:
     """In-memory clips of a make-data HDF5 file, sampled as random augmented crops.
 

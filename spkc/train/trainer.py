@@ -160,7 +160,7 @@ class TrainModel(nn.Module):
             else:
                 self.recon = ReconstructionNet(cfg["recon_config"])
         if self.stage != "I-recon":
-            from spkc.models.codec import SceneCompressionModel
+            from spkc.models.scene_codec import SceneCompressionModel
 
             self.codec = SceneCompressionModel(cfg["codec_config"], attention=cfg["attention"])
             if cfg.get("init_codec"):
@@ -189,7 +189,7 @@ class TrainModel(nn.Module):
             x_in = _scene_from_rate(out["scene"], params)
         else:
             x_in = scene
-        from spkc.models.codec import rd_terms
+        from spkc.models.losses import rd_terms
 
         r = (windows.shape[1] - 1) // 2
         before, after = windows[:, :r], windows[:, r + 1 :]

@@ -76,3 +76,25 @@ def baselines(reds_dir: str | Path | None = None,
         out[f"tfp{2 * r + 1}"] = validate(TfpReconstructor(radius=r).reconstruct, r, reds_dir)
     out["tfi"] = validate(TfiReconstructor(radius=20).reconstruct, 20, reds_dir)
     return out
+
+
+def reconstruction_psnrs(clips: list[Path], radii: list[int]) -> dict[str, dict[str, float]]:
+    """{reconstructor: {clip name: PSNR dB}} of uncoded reconstructions at SCENE_FRAME
+    (:func:`validate` on each directory holding the ``clips``): the default learned
+    reconstructor as the encoder runs it, the same without test-time augmentation when the
+    default uses it, and :func:`baselines` (TFP at each of ``radii``, TFI)."""
+    from spkc.codecs.reconstructors import LearnedReconstructor
+
+    learned = LearnedReconstructor()  # as the encoder runs it (default config and tta)
+    # the same network without test-time augmentation, only when the default turns it on
+    single = LearnedReconstructor(tta=1) if learned.tta != 1 else None
+    out: dict[str, dict[str, float]] = {}
+    for d in dict.fromkeys(c.parent for c in clips):
+        res = baselines(d, tuple(radii))
+        res["learned"] = validate(learned.reconstruct, learned.radius, d)
+        if single is not None:
+            res["learned tta=1"] = validate(single.reconstruct, single.radius, d)
+        for name, per_clip in res.items():
+            out.setdefault(name, {}).update({f"{k}.dat": v for k, v in per_clip.items()
+                                             if k != "mean"})
+    return out

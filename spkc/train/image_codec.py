@@ -1,4 +1,4 @@
-"""Stage-I pretraining of the learned scene codec on BSDS500 gray crops (CPU-friendly).
+"""Training the learned scene codec on still images: BSDS500 gray crops (CPU-friendly).
 
 Spikes for SOAM/BiSOAM are simulated from each crop: the crop pans slowly (random velocity,
 <= 0.5 px/frame) and a soft-reset integrate-and-fire neuron per pixel (random gain and initial
@@ -6,9 +6,12 @@ potential) fires over the L frames before and after the scene time.
 
 Example (what produced the shipped initial weights; see docs/training-log.md)::
 
-    python tools/train_codec.py --quality 3 --attention bisoam --minutes 10 \
+    python -m spkc.train.image_codec --quality 3 --attention bisoam --minutes 10 \
         --out spkc/weights/learned-bisoam-compact-q3-v1.safetensors
-    python tools/train_codec.py --quality 1 --init <q3 file> --minutes 3 --out ...
+    python -m spkc.train.image_codec --quality 1 --init <q3 file> --minutes 3 --out ...
+
+(Formerly ``tools/train_codec.py``, same arguments.) :mod:`spkc.train.campaign` runs
+one of these per quality and variant.
 
 Prints one JSON line with the run's figures (held-out BSDS val subset: estimated bpp, actual
 coded bpp, PSNR) and, with ``--log``, appends a section to docs/training-log.md.
@@ -25,26 +28,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
 
-from spkc.models.codec import (
-    QUALITY_LAMBDAS,
-    SceneCompressionModel,
-    bits_per_pixel,
-    grow_model,
-    rd_terms,
-    weights_config,
-)
+from spkc.errors import SpkcError
+from spkc.models.config import QUALITY_LAMBDAS
+from spkc.models.losses import bits_per_pixel, rd_terms
+from spkc.models.scene_codec import SceneCompressionModel
+from spkc.models.surgery import grow_model
+from spkc.models.weights import weights_config
 from spkc.spikes.simulate import integrate_and_fire_torch
+from spkc.train.data import DEFAULT_BSDS as BSDS
+from spkc.train.data import load_gray_images
 
-REPO = Path(__file__).resolve().parents[1]
-BSDS = REPO.parent / "shared" / "data" / "bsds500"
-
-
-def load_gray(folder: Path, limit: int | None = None) -> list[np.ndarray]:
-    """BSDS images as gray float32 (H, W) in [0, 1]."""
-    files = sorted(folder.glob("*.jpg"))[:limit]
-    return [np.asarray(Image.open(f).convert("L"), dtype=np.float32) / 255.0 for f in files]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def simulate_if(frames: np.ndarray, gain: float, v0: np.ndarray) -> np.ndarray:
@@ -156,8 +151,10 @@ def evaluate(model: SceneCompressionModel, val: list[np.ndarray], spike_len: int
             "val_images": len(val), "val_crop": size}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    """The command line (see the module docstring); ``argv`` defaults to ``sys.argv[1:]``."""
+    ap = argparse.ArgumentParser(prog="python -m spkc.train.image_codec",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--quality", type=int, default=3, choices=sorted(QUALITY_LAMBDAS))
     ap.add_argument("--attention", default="bisoam", choices=["bisoam", "soam", "none"])
     ap.add_argument("--config", default="compact")
@@ -191,7 +188,7 @@ def main() -> None:
                          "rate counts 0 for this many steps, then ramps up linearly over as many "
                          "more (without it the rate term silences them before the synthesis "
                          "learns to use them)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -214,10 +211,11 @@ def main() -> None:
         else:
             model.load_weights(args.init)
     model.to(device)
-    train = load_gray(args.images)
-    if not train:
-        raise SystemExit(f"{args.images}: no *.jpg training images")
-    val = load_gray(BSDS / "val", args.val) if args.val else []
+    try:
+        train = load_gray_images(args.images)
+        val = load_gray_images(BSDS / "val")[:args.val] if args.val else []
+    except SpkcError as exc:
+        raise SystemExit(f"error: {exc}") from None
     # on a GPU the numpy batch maker would starve it; CPU runs keep it (their old seeds)
     use_torch = args.batcher == "torch" or (args.batcher == "auto" and device.type == "cuda")
     batcher = (TorchBatcher(train, device, args.seed) if use_torch else
@@ -290,7 +288,7 @@ def main() -> None:
         with open(REPO / "docs" / "training-log.md", "a") as f:
             stage = "stage III-attn" if args.train == "attention" else "training"
             f.write(f"\n## codec {stage}: {args.out.name}\n\n```\n"
-                    f"python tools/train_codec.py --quality {args.quality} --attention "
+                    f"python -m spkc.train.image_codec --quality {args.quality} --attention "
                     f"{args.attention} --config {args.config} --minutes {args.minutes} "
                     f"--batch {args.batch} --crop {args.crop} --lr {args.lr} --clip {args.clip} "
                     f"--schedule {args.schedule} --train {args.train} "

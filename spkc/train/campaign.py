@@ -1,6 +1,6 @@
 """Train all quality levels of `learned` and `baseline` in one bounded run (made for a GPU lease).
 
-Two phases, each a set of ``tools/train_codec.py`` processes running side by side (a small
+Two phases, each a set of :mod:`spkc.train.image_codec` processes running side by side (a small
 codec keeps one GPU busy only with several processes feeding it):
 
 1. per (config, variant): quality 3 from the newest shipped weights of that config (or from
@@ -17,9 +17,11 @@ weights, so a run cut short still returns everything finished so far. Logs go to
 
 Example (what the session-3 GPU lease ran; see docs/training-log.md)::
 
-    python tools/train_codec_campaign.py --device cuda --configs compact,medium \\
+    python -m spkc.train.campaign --device cuda --configs compact,medium \\
         --images .gpu/bsds --phase1-minutes 4.0 --phase2-minutes 2.8 --hard-minutes 8.3 \\
         --out /tmp/campaign
+
+(Formerly ``tools/train_codec_campaign.py``, same arguments.)
 """
 
 from __future__ import annotations
@@ -33,7 +35,6 @@ from pathlib import Path
 
 from spkc.codecs.learned import WEIGHTS_DIR, find_weights, newest_shipped_weights
 
-REPO = Path(__file__).resolve().parents[1]
 VARIANTS = {"bisoam": "bisoam", "baseline": "none"}  # file-name variant -> --attention
 
 
@@ -56,13 +57,13 @@ def gpu_sample() -> str:
 
 def run_phase(jobs: list[dict], common: list[str], out: Path, minutes: float,
               hard_deadline: float) -> list[dict]:
-    """Start one train_codec.py per job and wait for all. Past ``minutes`` + 90 s (start-up
-    grace) or ``hard_deadline`` (epoch seconds) every process still running gets SIGTERM,
-    which makes it stop training and write its weights."""
+    """Start one :mod:`spkc.train.image_codec` process per job and wait for all. Past
+    ``minutes`` + 90 s (start-up grace) or ``hard_deadline`` (epoch seconds) every process
+    still running gets SIGTERM, which makes it stop training and write its weights."""
     procs = []
     for job in jobs:
         log = open(out / "logs" / f"{job['name']}.log", "w")
-        cmd = [sys.executable, str(REPO / "tools" / "train_codec.py"), *common,
+        cmd = [sys.executable, "-m", "spkc.train.image_codec", *common,
                "--minutes", str(minutes), *job["args"]]
         log.write(" ".join(cmd) + "\n")
         log.flush()
@@ -94,11 +95,13 @@ def run_phase(jobs: list[dict], common: list[str], out: Path, minutes: float,
     return results
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+def main(argv: list[str] | None = None) -> None:
+    """The command line (see the module docstring); ``argv`` defaults to ``sys.argv[1:]``."""
+    ap = argparse.ArgumentParser(prog="python -m spkc.train.campaign",
+                                 description=__doc__.split("\n")[0])
     ap.add_argument("--device", default="cuda")
     ap.add_argument("--configs", default="compact", help="comma-separated codec configs")
-    ap.add_argument("--images", type=Path, help="training images folder (train_codec.py)")
+    ap.add_argument("--images", type=Path, help="training images folder (image_codec --images)")
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--phase1-minutes", type=float, default=4.0)
     ap.add_argument("--phase2-minutes", type=float, default=3.0)
@@ -118,15 +121,15 @@ def main() -> None:
                          "the package ships of it (configs without any are skipped)")
     ap.add_argument("--grow-from", default=None,
                     help="configs with no shipped weights start phase 1 from this config's "
-                         "newest weights grown into them (tools/train_codec.py grows an --init "
-                         "of a smaller config) instead of from scratch")
+                         "newest weights grown into them (image_codec grows an --init of a smaller "
+                         "config) instead of from scratch")
     ap.add_argument("--new-rate-ramp", type=int, default=1500,
                     help="phase 1 from grown weights: steps before added latent channels pay "
-                         "their full rate (train_codec.py --new-rate-ramp)")
+                         "their full rate (image_codec --new-rate-ramp)")
     ap.add_argument("--hard-minutes", type=float, default=float("inf"),
                     help="whole-run bound: processes still running then are stopped (they "
                          "write their weights)")
-    args = ap.parse_args()
+    args = ap.parse_args(argv)
 
     if args.resume is not None and not args.resume.is_dir():
         raise SystemExit(f"--resume {args.resume}: no such folder")

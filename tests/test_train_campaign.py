@@ -1,5 +1,5 @@
-"""tools/train_codec.py's device-side batch maker and tools/train_codec_campaign.py (no data
-from ../shared: synthetic images)."""
+"""spkc.train.image_codec's device-side batch maker and spkc.train.campaign (no data from
+../shared: synthetic images)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image
-from tool_loader import load_tool
 
-REPO = Path(__file__).resolve().parents[1]
+from spkc.train.image_codec import TorchBatcher
 
 
 def _index_image(h: int, w: int) -> np.ndarray:
@@ -22,10 +21,9 @@ def _index_image(h: int, w: int) -> np.ndarray:
 
 
 def test_torch_batcher_draws_crops_of_the_images():
-    tc = load_tool("train_codec")
     h, w = 100, 140
     portrait = _index_image(w, h)
-    batcher = tc.TorchBatcher([portrait, _index_image(h, w)], torch.device("cpu"), 3)
+    batcher = TorchBatcher([portrait, _index_image(h, w)], torch.device("cpu"), 3)
     assert tuple(batcher.images.shape) == (2, h, w)  # portrait transposed to landscape
     assert np.array_equal(batcher.images[0].numpy(), portrait.T)
     batcher.images = batcher.images[1:]
@@ -40,19 +38,18 @@ def test_torch_batcher_draws_crops_of_the_images():
 
 
 def test_torch_batcher_fires_like_integrate_and_fire_and_is_seeded():
-    tc = load_tool("train_codec")
     images = [np.full((80, 120), 0.5, np.float32)]
-    x, before, after = tc.TorchBatcher(images, torch.device("cpu"), 0)(32, 32, 8)
+    x, before, after = TorchBatcher(images, torch.device("cpu"), 0)(32, 32, 8)
     assert set(torch.unique(before).tolist()) <= {0.0, 1.0}
     rate = float(torch.cat([before, after], 1).mean())
     assert 0.25 * 0.5 - 0.07 < rate < 0.7 * 0.5 + 0.07  # gain in [0.25, 0.7], intensity 0.5
-    again = tc.TorchBatcher(images, torch.device("cpu"), 0)(32, 32, 8)
+    again = TorchBatcher(images, torch.device("cpu"), 0)(32, 32, 8)
     assert torch.equal(again[1], before) and torch.equal(again[2], after)
 
 
 def _campaign(images: Path, out: Path, *extra: str) -> list[dict]:
     proc = subprocess.run(
-        [sys.executable, str(REPO / "tools" / "train_codec_campaign.py"), "--device", "cpu",
+        [sys.executable, "-m", "spkc.train.campaign", "--device", "cpu",
          "--configs", "tiny", "--images", str(images), "--phase1-minutes", "0.005",
          "--phase2-minutes", "0.005", "--batch1", "1", "--batch2", "1", "--crop", "32",
          "--out", str(out), *extra], capture_output=True, text=True, timeout=600)
