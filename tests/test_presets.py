@@ -36,12 +36,14 @@ def test_resolve_per_codec_and_overrides(monkeypatch):
 
     monkeypatch.setattr(reconstructors, "fast_bfloat16", lambda device="cpu": True)
     fast = resolve("fast", "learned")
-    assert fast.reconstructor == "tfp" and fast.codec_options == {"refine": 0}
+    assert fast.reconstructor == "tfp"
+    assert fast.codec_options == {"refine": 0, "precision": "bfloat16"}
     med = resolve("medium", "learned")
     assert med.reconstructor == "learned"
-    assert med.reconstructor_options == {"config": "compact", "precision": "bfloat16"}
+    assert med.reconstructor_options == {"config": "compact", "batch": 1,
+                                         "precision": "bfloat16"}
     slow = resolve("slow", "baseline")
-    assert slow.codec_options == {"refine": 100}
+    assert slow.codec_options == {"refine": 100}  # float32: nothing recorded
     assert slow.reconstructor_options == {"config": "medium"}  # float32: nothing recorded
     # conventional codecs: TFP as before unless slow; no learned-codec options for them
     assert resolve(None, "jxl").reconstructor == "tfp"

@@ -60,6 +60,27 @@ def stage_simulate(a: dict) -> dict:
     return {"frames": info["shape"][0], "seconds": dt, "mean_rate": info["mean_rate"]}
 
 
+def split_preset(spec: str | None) -> tuple[str | None, dict]:
+    """"medium:refine=5,precision=float32" -> ("medium", {"refine": 5, ...}): a preset with
+    codec options overriding it (values JSON, else strings), to measure variants."""
+    if not spec:
+        return None, {}
+    name, _, rest = spec.partition(":")
+    opts = {}
+    for item in filter(None, rest.split(",")):
+        k, _, v = item.partition("=")
+        try:
+            opts[k] = json.loads(v)
+        except json.JSONDecodeError:
+            opts[k] = v
+    return name, opts
+
+
+def _preset_kwargs(spec: str | None) -> dict:
+    name, opts = split_preset(spec)
+    return {"preset": name, "codec_options": opts or None}
+
+
 def stage_compress(a: dict) -> dict:
     from spkc.codecs import get_codec_class
     from spkc.pipeline import compress
@@ -68,7 +89,7 @@ def stage_compress(a: dict) -> dict:
     t0 = time.perf_counter()
     r = compress(a["src"], a["dst"], codec=a["codec"], quality=a["quality"],
                  frames_per_scene=a["frames_per_scene"], height=a["height"], width=a["width"],
-                 device=a["device"], preset=a.get("preset"))
+                 device=a["device"], **_preset_kwargs(a.get("preset")))
     dt = time.perf_counter() - t0
     return {"frames": r.num_frames, "seconds": dt, "out_bytes": r.file_bytes,
             "quality": r.quality, "reconstructor": r.reconstructor,
@@ -114,7 +135,8 @@ def stage_rd(a: dict) -> dict:
         for pt in a["points"]:
             r = compress(a["src"], dst, codec=pt["codec"], quality=pt["quality"],
                          frames_per_scene=a["frames_per_scene"], height=a["height"],
-                         width=a["width"], preset=pt.get("preset"), radius=pt.get("radius"))
+                         width=a["width"], radius=pt.get("radius"),
+                         **_preset_kwargs(pt.get("preset")))
             out.append({**pt, "bits_per_spike_pixel": r.bits_per_spike_pixel,
                         "reconstructor": r.reconstructor,
                         "scene_psnr": _gt_psnr(dst, a["gt"], a["gt_frame"])})
@@ -165,6 +187,10 @@ def _child(stage: str, args_json: str) -> int:
     from spkc.eval.proc import self_peak_rss_bytes, write_child_result
 
     a = json.loads(args_json)
+    if a.get("threads") and stage not in ("zstd", "xz", "read"):  # those never import torch
+        import torch
+
+        torch.set_num_threads(int(a["threads"]))
     _preload()
     base = self_peak_rss_bytes()
     out = STAGES[stage](a)
@@ -202,7 +228,8 @@ def run_bench(src: Path, configs: list[tuple[str, int | None]], devices: list[st
               sim_frames: int = 300, timeout: float = 1800.0, log=print,
               presets: list[str] | None = None, gt: str | None = None, gt_frame: int = 151,
               repeat: int = 1, rd: bool = False, long_factor: int = 0,
-              basic: bool = True, quality_frames_per_scene: int = 101) -> dict:
+              basic: bool = True, quality_frames_per_scene: int = 101,
+              threads: int = 1) -> dict:
     """Run every stage in a child process; returns ``{"rows": [...], "skipped": [...]}``.
 
     ``presets``: also compress (learned codec, default quality) and decompress with each
@@ -213,7 +240,9 @@ def run_bench(src: Path, configs: list[tuple[str, int | None]], devices: list[st
     run is the least disturbed one; peak RSS is the largest of the runs); ``rd``: the fast
     preset's RD points against TFP + JPEG XL at several windows (needs ``gt``);
     ``long_factor``: compress a clip that many times as long with the default preset (peak
-    RSS flat in clip length?). ``basic``: the read and simulate stages.
+    RSS flat in clip length?). ``basic``: the read and simulate stages. ``threads``: torch
+    threads of every stage (1: a per-core comparison with single-threaded zstd -19, and no
+    OpenMP threads spinning against other processes on a shared machine; 0: torch's default).
     """
     from spkc.codecs import get_codec_class
     from spkc.errors import SpkcError
@@ -226,7 +255,7 @@ def run_bench(src: Path, configs: list[tuple[str, int | None]], devices: list[st
     raw_bytes = frames * height * width / 8
     base = {"src": str(src), "height": height, "width": width,
             "frames_per_scene": frames_per_scene, "sim_frames": sim_frames,
-            "gt": gt, "gt_frame": gt_frame}
+            "gt": gt, "gt_frame": gt_frame, "threads": threads}
     rows: list[dict] = []
     skipped: list[dict] = []
     extra_out: dict = {}
@@ -364,7 +393,8 @@ def run_bench(src: Path, configs: list[tuple[str, int | None]], devices: list[st
     return {"src": str(src), "frames": frames, "height": height, "width": width,
             "frames_per_scene": frames_per_scene, "raw_bytes": raw_bytes, "rows": rows,
             "skipped": skipped, "gt": gt, "gt_frame": gt_frame, "repeat": repeat,
-            "quality_frames_per_scene": quality_frames_per_scene, **extra_out,
+            "quality_frames_per_scene": quality_frames_per_scene, "threads": threads,
+            **extra_out,
             "peak_rss_method": "VmHWM (own high-water RSS) of each stage's child process, "
                                "interpreter and imports included; baseline_rss_bytes = after "
                                "imports",
@@ -467,7 +497,8 @@ def speed_markdown(doc: dict, plot_name: str | None = None) -> str:
              f"({doc.get('created')}, commit {doc.get('commit')}) on {m['cpu']}, "
              f"{m['cores']} cores, torch {m.get('torch')}, GPU: {m.get('gpu') or 'none'}. "
              f"Clip: `{Path(doc['src']).name}` ({doc['frames']} frames, {doc['height']}x"
-             f"{doc['width']}), {doc['frames_per_scene']} frames per scene. {doc['timing']}; "
+             f"{doc['width']}), {doc['frames_per_scene']} frames per scene, "
+             f"{doc.get('threads') or 'default'} torch thread(s) per stage. {doc['timing']}; "
              f"the machine is shared, so absolute figures move with its load — the ratios "
              f"to zstd -19 (run in the same session) are the comparable ones.", ""]
     summ = preset_summary(doc)
@@ -556,8 +587,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="codec[:quality],... (default: every available codec, its default "
                          "quality; none with --presets)")
     ap.add_argument("--presets", default=None,
-                    help="encoder presets to run with the learned codec: fast,medium,slow or "
-                         "'all'")
+                    help="encoder presets to run with the learned codec, ';'-separated: "
+                         "fast;medium;slow or 'all'; a variant overrides codec options: "
+                         "'medium:refine=5'")
     ap.add_argument("--gt", default=None,
                     help="ground-truth PNG of the clip (default: the .png beside --src)")
     ap.add_argument("--gt-frame", type=int, default=151)
@@ -568,6 +600,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--long-factor", type=int, default=0,
                     help="also compress a clip this many times as long (peak RSS vs length)")
     ap.add_argument("--no-basic", action="store_true", help="skip the read/simulate stages")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads per stage (default 1: per core, like zstd -19; 0 = "
+                         "torch's default)")
     ap.add_argument("--devices", default=None,
                     help="comma-separated torch devices (default: cpu, plus cuda if present)")
     ap.add_argument("--height", type=int, default=250)
@@ -595,8 +630,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.presets:
         from spkc.pipeline.presets import PRESET_NAMES
 
-        presets = list(PRESET_NAMES) if args.presets == "all" else args.presets.split(",")
-        bad = [p for p in presets if p not in PRESET_NAMES]
+        presets = list(PRESET_NAMES) if args.presets == "all" else args.presets.split(";")
+        bad = [p for p in presets if split_preset(p)[0] not in PRESET_NAMES]
         if bad:
             print(f"bench: error: unknown preset(s) {bad}", file=sys.stderr)
             return 1
@@ -617,7 +652,8 @@ def main(argv: list[str] | None = None) -> int:
     doc = run_bench(src, configs, devices, args.height, args.width,
                     args.frames_per_scene, args.sim_frames, presets=presets, gt=gt,
                     gt_frame=args.gt_frame, repeat=args.repeat, rd=args.rd,
-                    long_factor=args.long_factor, basic=not args.no_basic)
+                    long_factor=args.long_factor, basic=not args.no_basic,
+                    threads=args.threads)
     from spkc.eval.report import git_commit, machine_info
 
     doc["machine"] = machine_info()

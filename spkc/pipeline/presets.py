@@ -35,7 +35,8 @@ class Preset:
     ``learned_codec``: (reconstructor name, codec options) for the learned-family codecs;
     ``other_codec``: the reconstructor name for every other codec; ``reconstructor_options``:
     options per reconstructor name (applied to whichever reconstructor is used);
-    ``bfloat16``: run a learned reconstructor in bfloat16 where the device does so natively.
+    ``bfloat16``: run a learned reconstructor and the learned codec's analysis and refinement
+    in bfloat16 where the device does so natively (encoder only: decoding is exact anyway).
     """
 
     name: str
@@ -51,7 +52,7 @@ class Preset:
 PRESETS: dict[str, Preset] = {
     "fast": Preset(
         name="fast",
-        summary="window-average (TFP) scenes, no latent refinement",
+        summary="window-average (TFP, 17 frames) scenes, no latent refinement",
         learned_reconstructor="tfp",
         learned_codec_options={"refine": 0},
         other_reconstructor="tfp",
@@ -61,17 +62,18 @@ PRESETS: dict[str, Preset] = {
     ),
     "medium": Preset(
         name="medium",
-        summary="compact learned reconstructor in bfloat16, 10 refinement steps",
+        summary="compact learned reconstructor, no latent refinement, bfloat16 where native",
         learned_reconstructor="learned",
-        learned_codec_options={"refine": 10},
+        learned_codec_options={"refine": 0},
         other_reconstructor="tfp",
-        reconstructor_options={"learned": {"config": "compact"}},
+        # batch: windows per network call (runtime only): one keeps the peak memory down
+        reconstructor_options={"learned": {"config": "compact", "batch": 1}},
         bfloat16=True,
         batch_size=2,
     ),
     "slow": Preset(
         name="slow",
-        summary="medium learned reconstructor in float32, 100 refinement steps (0.1.0's "
+        summary="medium learned reconstructor, 100 refinement steps, float32 (0.1.0's "
                 "default)",
         learned_reconstructor="learned",
         learned_codec_options={"refine": 100},
@@ -122,7 +124,10 @@ def resolve(preset: str | None, codec: str, reconstructor: str | None = None,
     if rname == "learned" and p.bfloat16 and fast_bfloat16(device):
         ropts["precision"] = "bfloat16"
     ropts.update(dict(reconstructor_options or {}))
-    copts = {**(dict(p.learned_codec_options) if fam else {}), **dict(codec_options or {})}
+    copts = dict(p.learned_codec_options) if fam else {}
+    if fam and p.bfloat16 and fast_bfloat16(device):
+        copts["precision"] = "bfloat16"
+    copts.update(dict(codec_options or {}))
     bs = p.batch_size if batch_size is None else int(batch_size)
     return EncoderSettings(preset=p.name, reconstructor=rname, reconstructor_options=ropts,
                            codec_options=copts, batch_size=bs)
