@@ -217,3 +217,21 @@ def test_bench_tile_dat(tmp_path):
     bench._tile_dat(src, tmp_path / "b.dat", 3, 4)
     out = np.fromfile(tmp_path / "b.dat", np.uint8).reshape(-1, 4)
     assert np.array_equal(out, np.concatenate([frames, frames[::-1], frames]))
+
+
+def test_bench_gpu_runs_on_cpu(clip, tmp_path):
+    """tools/bench_gpu.py's measuring code, on CPU with a tiny clip (the GPU run uses the same
+    code with --device cuda)."""
+    bench_gpu = load_tool("bench_gpu")
+    doc = bench_gpu.bench_device(clip, "cpu", ["fast"], height=32, width=48,
+                                 frames_per_scene=20, profile=True, log=lambda *a: None)
+    (row,) = doc["rows"]
+    assert row["preset"] == "fast" and row["frames"] == 40
+    assert row["encode_frames_per_s"] > 0 and row["decode_frames_per_s"] > 0
+    assert row["exact_vs_cpu"] is True
+    assert row["encode_top_ops"] and row["decode_top_ops"]
+    out = tmp_path / "gpu.json"
+    assert bench_gpu.main(["--device", "cpu", "--frames", "24", "--height", "32", "--width",
+                           "48", "--frames-per-scene", "12", "--presets", "fast",
+                           "--no-check", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["device_name"] == "cpu"
