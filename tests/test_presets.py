@@ -138,8 +138,18 @@ def test_eval_reuses_reconstructions(clip, monkeypatch):
 
     monkeypatch.setattr(TfiReconstructor, "reconstruct", counting)
     kw = dict(frames_per_scene=10, radius=4, reconstructor="tfi")
-    first = evaluate_run(clip, "raw", 2, **kw)
+    first = evaluate_run(clip, "raw", 2, keep=clip.parent / "kept.spkc", **kw)
     assert sum(seen) == 4  # 4 scenes, once each: compress and reference share them
+    # the source's spike maps are remembered per clip; the metrics are the library's
+    from spkc.io import read_spikes
+    from spkc.metrics import firing_rate_psnr, isi_psnr
+
+    with spkc.open(clip.parent / "kept.spkc") as c:
+        dec = c.spikes()
+    raw = read_spikes(clip)
+    assert first["isi_psnr"] == pytest.approx(isi_psnr(dec, raw), abs=1e-9)
+    assert first["firing_rate_psnr"] == pytest.approx(
+        firing_rate_psnr(dec, raw, window=first["rate_window"]), abs=1e-9)
     second = evaluate_run(clip, "raw", 4, **kw)
     assert sum(seen) == 4
     assert second["scene_psnr_uncoded"] == first["scene_psnr_uncoded"]

@@ -217,6 +217,25 @@ def _reference_rates(src: Path, recon, frames_per_scene: int, height: int, width
     return rates
 
 
+#: the source spikes' TFI and firing-rate maps of the last clip: every run on a clip compares
+#: its regenerated spikes with the same maps (the definitions of spkc.metrics.isi_psnr and
+#: firing_rate_psnr), so they are computed once per clip instead of once per run
+_SOURCE_MAPS: dict[tuple, np.ndarray] = {}
+
+
+def _source_map(src: Path, raw: np.ndarray, kind: str, window: int,
+                make: Callable[[], np.ndarray]) -> np.ndarray:
+    st = src.stat()
+    key = (str(src.resolve()), st.st_size, st.st_mtime_ns, raw.shape, kind, int(window))
+    if key not in _SOURCE_MAPS:
+        for k in [k for k in _SOURCE_MAPS if k[:4] != key[:4] or k[4] == kind]:
+            del _SOURCE_MAPS[k]  # one clip, one map of each kind: bounded memory
+        m = make()
+        m.setflags(write=False)
+        _SOURCE_MAPS[key] = m
+    return _SOURCE_MAPS[key]
+
+
 class _MemorySource:
     """A SpikeSource over an in-memory (T, H, W) bool array (regenerated spikes)."""
 
@@ -267,10 +286,11 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
     from spkc.io import read_spikes
-    from spkc.metrics import affine_fit, firing_rate_psnr, isi_psnr, psnr, ssim
+    from spkc.metrics import affine_fit, psnr, ssim
     from spkc.pipeline import compress
     from spkc.pipeline import open as open_clip
     from spkc.pipeline.compress import build_reconstructor, encoder_settings
+    from spkc.spikes.maps import firing_rate_map, isi_map
     from spkc.spikes.regenerate import interpolated_luminance, luminance_q16
 
     src = Path(src)
@@ -353,8 +373,10 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             "scene_ssim": _finite_or_none(scene_ssim),
             "scene_psnr_uncoded": _finite_or_none(psnr_uncoded),
             "scene_psnr_ref": _finite_or_none(psnr(dec_scenes, ref_scenes, peak=1.0)),
-            "isi_psnr": _finite_or_none(isi_psnr(dec, raw)),
-            "firing_rate_psnr": _finite_or_none(firing_rate_psnr(dec, raw, window=window)),
+            "isi_psnr": _finite_or_none(psnr(1.0 / isi_map(dec), _source_map(
+                src, raw, "tfi", 0, lambda: 1.0 / isi_map(raw)), peak=1.0)),
+            "firing_rate_psnr": _finite_or_none(psnr(firing_rate_map(dec, window), _source_map(
+                src, raw, "rate", window, lambda: firing_rate_map(raw, window)), peak=1.0)),
             "rate_window": window,
             "downstream_reconstructor": dn_recon.name,
             "downstream_psnr": _finite_or_none(psnr(dn_scenes, dn_raw, peak=1.0)),
