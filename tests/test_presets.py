@@ -245,3 +245,20 @@ def test_bench_gpu_runs_on_cpu(clip, tmp_path):
                            "48", "--frames-per-scene", "12", "--presets", "fast",
                            "--no-check", "--json", str(out)]) == 0
     assert json.loads(out.read_text())["device_name"] == "cpu"
+
+
+def test_full_decode_decodes_each_scene_once(tmp_path):
+    """Sequential decoding never evicts a scene it still needs (any batch size)."""
+    from spkc.spikes import simulate_sample
+
+    src = tmp_path / "many.npy"
+    simulate_sample(src, num_frames=120, height=16, width=24, seed=2)
+    dst = tmp_path / "many.spkc"
+    spkc.compress(src, dst, codec="raw", frames_per_scene=4, radius=2)
+    ref = None
+    for bs in (1, 2, 3, 4, 6):
+        with spkc.open(dst, batch_size=bs) as c:
+            s = c.spikes()
+            assert c.stats.scenes_decoded == c.num_scenes == 30
+        ref = s if ref is None else ref
+        assert np.array_equal(s, ref)

@@ -86,7 +86,10 @@ class Clip:
             self._reader.close()
             raise
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        self._cache_size = max(3, int(cache_scenes))
+        # the look-ahead decodes up to batch_size + 1 scenes ahead in batches: a smaller cache
+        # evicted scenes before their segments were regenerated and decoded them again
+        # (50 decodes for 29 scenes at batch 4; docs/speed.md)
+        self._cache_size = max(3, int(cache_scenes), 2 * self.batch_size + 2)
         self.stats = DecodeStats()
 
     # -- description -----------------------------------------------------------------------
