@@ -50,7 +50,9 @@ class CompressResult:
 
 
 def default_reconstructor(codec_name: str) -> str:
-    """The learned codecs pair with the learned reconstructor; conventional ones with TFP."""
+    """0.1.0's pairing: the learned codecs with the learned
+    reconstructor, conventional ones with TFP. :func:`compress` now asks the preset
+    (:func:`encoder_settings`)."""
     return "learned" if codec_name in ("learned", "baseline") else "tfp"
 
 
