@@ -482,6 +482,8 @@ def preset_summary(doc: dict) -> dict:
             "compress_peak_rss_mib": r["peak_rss_bytes"] / 2**20,
         })
     return {"clip": Path(doc["src"]).name, "gt_frame": doc.get("gt_frame"),
+            "quality_frames_per_scene": doc.get("quality_frames_per_scene"),
+            "threads": doc.get("threads"),
             "machine_summary": f"{doc['machine']['cpu']}, {doc['machine']['cores']} cores",
             "created": doc.get("created"), "commit": doc.get("commit"),
             "zstd19_compress_frames_per_s": next(

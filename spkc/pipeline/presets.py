@@ -163,7 +163,8 @@ def compress_help() -> str:
                          + (f", {psnr:.2f} dB" if psnr is not None else ""))
     if doc:
         lines.append(f"  (tools/bench.py --presets on {doc.get('clip', '?')}, "
-                     f"{doc.get('machine_summary', '?')}; dB: scene PSNR vs ground truth at "
+                     f"{doc.get('machine_summary', '?')}, {doc.get('threads') or 'default'} "
+                     f"torch thread(s); dB: scene PSNR vs ground truth at "
                      f"{doc.get('quality_frames_per_scene', '?')} frames/scene; "
                      f"docs/results-speed.md)")
     return "\n".join(lines)
