@@ -49,6 +49,7 @@ def test_resolve_per_codec_and_overrides(monkeypatch):
     assert resolve(None, "jxl").reconstructor == "tfp"
     assert resolve(None, "jxl").codec_options == {}
     assert resolve("slow", "hevc").reconstructor == "learned"
+    assert resolve("medium", "jxl").batch_size == 4  # conventional codecs: 0.1.0's batch
     # explicit options win
     mine = resolve("slow", "learned", reconstructor="tfi", codec_options={"refine": 3},
                    reconstructor_options={"radius": 5}, batch_size=7)
@@ -262,3 +263,20 @@ def test_full_decode_decodes_each_scene_once(tmp_path):
             assert c.stats.scenes_decoded == c.num_scenes == 30
         ref = s if ref is None else ref
         assert np.array_equal(s, ref)
+
+
+def test_default_preset_keeps_conventional_codecs_as_before(clip, tmp_path):
+    """A codec outside the learned family at the default preset is configured as in 0.1.0:
+    TFP radius 20, batch 4 (the batch picks the scenes that fit the luminance scale)."""
+    a, b = tmp_path / "a.spkc", tmp_path / "b.spkc"
+    spkc.compress(clip, a, codec="raw", frames_per_scene=8)
+    spkc.compress(clip, b, codec="raw", frames_per_scene=8, reconstructor="tfp", radius=20,
+                  batch_size=4, preset="slow")
+    with spkc.open(a) as ca, spkc.open(b) as cb:
+        assert ca.header.reconstructor == "tfp"
+        assert ca.header.reconstructor_config == cb.header.reconstructor_config
+        assert ca.header.regen == cb.header.regen
+        assert ca.header.codec_config == cb.header.codec_config
+        assert all(ca.scene_payload_bytes(k) == cb.scene_payload_bytes(k)
+                   for k in range(ca.num_scenes))
+        assert np.array_equal(ca.spikes(), cb.spikes())

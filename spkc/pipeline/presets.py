@@ -36,7 +36,8 @@ class Preset:
     ``other_codec``: the reconstructor name for every other codec; ``reconstructor_options``:
     options per reconstructor name (applied to whichever reconstructor is used);
     ``bfloat16``: run a learned reconstructor and the learned codec's analysis and refinement
-    in bfloat16 where the device does so natively (encoder only: decoding is exact anyway).
+    in bfloat16 where the device does so natively (encoder only: decoding is exact anyway);
+    ``batch_size``: scenes per batch for the learned-family codecs (others keep 4).
     """
 
     name: str
@@ -84,6 +85,8 @@ PRESETS: dict[str, Preset] = {
     ),
 }
 PRESET_NAMES: tuple[str, ...] = tuple(PRESETS)
+#: scenes per batch for codecs outside the learned family, whatever the preset (0.1.0's)
+OTHER_BATCH_SIZE = 4
 DEFAULT_PRESET = "medium"
 
 
@@ -128,7 +131,9 @@ def resolve(preset: str | None, codec: str, reconstructor: str | None = None,
     if fam and p.bfloat16 and fast_bfloat16(device):
         copts["precision"] = "bfloat16"
     copts.update(dict(codec_options or {}))
-    bs = p.batch_size if batch_size is None else int(batch_size)
+    # the batch also sets which scenes fit the clip's luminance scale (the first batch), so
+    # codecs the preset does not otherwise touch keep 0.1.0's batch and write what they did
+    bs = (p.batch_size if fam else OTHER_BATCH_SIZE) if batch_size is None else int(batch_size)
     return EncoderSettings(preset=p.name, reconstructor=rname, reconstructor_options=ropts,
                            codec_options=copts, batch_size=bs)
 
