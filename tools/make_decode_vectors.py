@@ -114,9 +114,11 @@ def main() -> None:
             if codec not in wanted or (args.names and name not in args.names.split(",")):
                 continue
             dst = args.out / f"{name}.spkc"
+            # preset slow: the encoder settings these vectors were made with (0.1.0's default)
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,
                           reconstructor=recon, interpolation=interp, reset=reset, seed=11,
-                          codec_options=CODEC_OPTIONS.get(name))
+                          codec_options=CODEC_OPTIONS.get(name),
+                          preset="slow" if codec in ("learned", "baseline") else None)
             if name in LOST_SCENE:
                 lose_scene(dst, LOST_SCENE[name])
             manifest["vectors"][name] = {"file": dst.name, "codec": codec,

@@ -74,7 +74,8 @@ def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
         decoded = []
         for q in qualities:
             p = Path(tmp) / f"q{q}.spkc"
-            r = compress(src, p, codec=codec, quality=q, frames_per_scene=frames_per_scene)
+            r = compress(src, p, codec=codec, quality=q, frames_per_scene=frames_per_scene,
+                         preset="slow" if codec in ("learned", "baseline") else None)
             with open_clip(p) as clip:
                 scene = clip.scene(k)
                 h = clip.header
@@ -155,8 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in runnable:
         qs = spread(tuple(get_codec_class(name).qualities), args.qualities_per_codec)
         print(f"eval {name} q{qs} on {len(clips)} clips ...", flush=True)
+        # learned codecs at the slow preset (0.1.0's encoder, the published figures); the
+        # conventional ones keep their default TFP reconstructor
         rep = evaluate(clips, [name], qs, gt=data, gt_frame=GT_FRAME,
-                       frames_per_scene=args.frames_per_scene, anchor=None, progress=True)
+                       frames_per_scene=args.frames_per_scene, anchor=None, progress=True,
+                       preset="slow" if name in ("learned", "baseline") else None)
         rows += rep.rows
         skipped += rep.skipped
     for spec in filter(None, args.pipelines.split(",")):
@@ -168,7 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"eval {label} q{qs} on {len(clips)} clips ...", flush=True)
         rep = evaluate(clips, [codec], qs, gt=data, gt_frame=GT_FRAME,
                        frames_per_scene=args.frames_per_scene, reconstructor=recon,
-                       radius=int(radius[0]) if radius else None, anchor=None, progress=True)
+                       radius=int(radius[0]) if radius else None, anchor=None, progress=True,
+                       preset="slow")  # the learned reconstructor in float32, medium config
         for r in rep.rows:
             r["codec"] = label
         rows += rep.rows
@@ -306,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
           "each while the machine may have been shared; peak RSS is each stage's own process "
           "(VmHWM, interpreter and imports included). speed/zstd: frames/s "
           "divided by zstd -19's in the same run.", "",
-          bench.format_bench(bench_doc, markdown=True), ""]
+          bench.format_bench(bench_doc, markdown=True), "",
+          "Encoder presets (speed against bits and quality) and the speed figures: "
+          "[results-speed.md](results-speed.md) (`tools/bench.py --presets all`).", ""]
     if mem is not None:
         c, a = mem["compress"], mem["random_access"]
         L += [f"Large file (`tools/bench_memory.py --size-gb {args.memory_gb:g}`): "

@@ -32,8 +32,8 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
                    "the scene centre, e.g. -16,-8,0,8; also report the PSNR averaged over "
                    "them beside the aligned (0) one.")
 @click.option("--codecs", default=None,
-              help="Comma-separated codecs (default: every registered codec; those that "
-                   "cannot run here are listed as skipped).")
+              help="Comma-separated codecs (default: every registered codec but the slow "
+                   "ones such as vtm; those skipped are listed with the reason).")
 @click.option("--qualities", default=None,
               help="Comma-separated quality levels (default: each codec's own list).")
 @click.option("--frames-per-scene", "-S", type=int, default=32, show_default=True,
@@ -53,6 +53,8 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--height", type=int, default=250, show_default=True, help="Rows of a .dat input.")
 @click.option("--width", type=int, default=400, show_default=True, help="Columns of a .dat input.")
 @click.option("--device", default="cpu", show_default=True, help="torch device.")
+@click.option("--preset", type=click.Choice(["fast", "medium", "slow"]), default=None,
+              help="Encoder preset of every run (default: spkc compress's default).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="spkc-eval",
               show_default=True, help="Directory for eval.json, eval.csv, bd.csv and plots.")
 @click.option("--gop", "group_length", type=click.IntRange(1, 65535), default=None,
@@ -62,7 +64,7 @@ def _int_list(text: str | None, what: str) -> list[int] | None:
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def eval_cmd(clips, gt, gt_frame, gt_video, offsets, codecs, qualities, frames_per_scene,
              reconstructor, radius, affine, anchor, rate_window, downstream, height, width,
-             device, group_length, out_dir, plot, quiet):
+             device, preset, group_length, out_dir, plot, quiet):
     """Evaluate codecs on spike CLIPS: bits, scene PSNR/SSIM, ISI/firing-rate PSNR, BD table."""
     from spkc.eval import evaluate, format_bd_table, format_table, write_outputs
     from spkc.eval.report import format_skipped
@@ -82,7 +84,7 @@ def eval_cmd(clips, gt, gt_frame, gt_video, offsets, codecs, qualities, frames_p
                       anchor=anchor or None, rate_window=rate_window, downstream=downstream,
                       height=height,
                       width=width, device=device, progress=not quiet,
-                      group_length=group_length)
+                      group_length=group_length, preset=preset)
     written = write_outputs(report, out_dir, plot=plot)
     if report.rows:
         click.echo(format_table(report.rows))

@@ -174,6 +174,8 @@ class VtmCodec(SceneCodec):
     version: ClassVar[str] = "1"
     qualities: ClassVar[tuple[int, ...]] = tuple(QP_FOR_QUALITY)
     default_quality: ClassVar[int] = 4
+    #: the reference encoder takes seconds per scene: ``spkc eval`` runs it only when named
+    slow: ClassVar[bool] = True
 
     def __init__(self, quality: int | None = None, device: str = "cpu", **options: Any) -> None:
         super().__init__(quality, device, **options)

@@ -82,8 +82,12 @@ class Clip(GroupDecoding):
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
         #: scene a -> MotionField of the pair (a, a+1) or None; small, kept for every scene
         self._fields: dict[int, Any] = {}
-        # a group decodes as a whole: hold it and the end of the one before (bounded by G)
-        self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2)
+        # a group decodes as a whole: hold it and the end of the one before (bounded by G);
+        # the look-ahead decodes up to batch_size + 1 scenes ahead in batches: a smaller cache
+        # evicted scenes before their segments were regenerated and decoded them again
+        # (50 decodes for 29 scenes at batch 4; docs/speed.md)
+        self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2,
+                               2 * self.batch_size + 2)
         self.stats = DecodeStats()
 
     # -- description -----------------------------------------------------------------------
