@@ -163,6 +163,7 @@ def test_plan_runs_leaves_slow_codecs_to_be_named(monkeypatch):
     from spkc.eval import plan_runs
 
     monkeypatch.setattr(VtmCodec, "availability", classmethod(lambda cls: (True, "")))
+    monkeypatch.setattr(VtmCodec, "encode_availability", classmethod(lambda cls: (True, "")))
     runs, skipped = plan_runs(None, [1])
     assert not any(c == "vtm" for c, _ in runs)
     assert any(s["codec"] == "vtm" and "slow" in s["reason"] for s in skipped)

@@ -68,16 +68,21 @@ def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
         try:
             cls = get_codec_class(name)
             ok, reason = cls.availability()
-            if ok and hasattr(cls, "encode_availability"):  # e.g. vtm with only a decoder
-                ok, reason = cls.encode_availability()
         except CodecUnavailableError as exc:
             ok, reason, cls = False, exc.problem, None
-        if not ok:
-            skipped.append({"codec": name, "quality": None, "reason": reason or "unavailable"})
+        if ok and getattr(cls, "kind", "scene") == "stream":  # lossless: no rate-distortion
+            skipped.append({"codec": name, "quality": None,
+                            "reason": "lossless spike-stream codec: measured by "
+                                      "tools/bench_lossless.py, not by eval"})
             continue
-        if not codecs and getattr(cls, "slow", False):
+        if ok and not codecs and getattr(cls, "slow", False):
             skipped.append({"codec": name, "quality": None,
                             "reason": f"slow: runs only when named (--codecs {name})"})
+            continue
+        if ok and hasattr(cls, "encode_availability"):  # e.g. vtm with only a decoder
+            ok, reason = cls.encode_availability()
+        if not ok:
+            skipped.append({"codec": name, "quality": None, "reason": reason or "unavailable"})
             continue
         own = tuple(int(q) for q in cls.qualities)
         wanted = own if qualities is None else tuple(int(q) for q in qualities)
