@@ -26,8 +26,9 @@ def test_list_codecs_reports_conventional_codecs(no_vtm):
     for name in ("raw", "jxl", "hevc"):
         assert infos[name].available, (name, infos[name].reason)
         assert infos[name].version == "1"
-    assert not infos["vtm"].available
-    assert infos["vtm"].reason == "EncoderApp not found; set SPKC_VTM_DIR"
+    # no VTM binary: PyAV's VVC decoder still reads (10-bit) vtm files
+    assert infos["vtm"].available
+    assert infos["vtm"].reason.startswith("decode only, with FFmpeg's VVC decoder")
     assert infos["jxl"].target == "spkc.codecs.jxl:JpegXLCodec"
 
 
@@ -37,7 +38,7 @@ def test_get_codec_instances(no_vtm):
     assert get_codec("jxl", quality=8).distance == 0.5
     assert get_codec("hevc", quality=1, bit_depth=8).qp == 44
     with pytest.raises(CodecUnavailableError, match="vtm.*EncoderApp not found"):
-        get_codec("vtm")
+        get_codec("vtm").encode(np.full((1, 16, 16), 0.5, np.float32))
     with pytest.raises(UnknownCodecError, match="quality"):
         get_codec("jxl", quality=9)
     with pytest.raises(UnknownCodecError, match="no-such-codec"):

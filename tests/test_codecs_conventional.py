@@ -277,11 +277,25 @@ def _no_vtm_env(monkeypatch, tmp_path):
 
 
 def test_vtm_unavailable_without_binaries(monkeypatch, tmp_path):
+    import spkc.codecs.vtm as vtm
+
     _no_vtm_env(monkeypatch, tmp_path)
-    assert VtmCodec.availability() == (False, "EncoderApp not found; set SPKC_VTM_DIR")
-    with pytest.raises(CodecUnavailableError, match="SPKC_VTM_DIR"):
+    ok, note = VtmCodec.availability()  # PyAV's VVC decoder: decode only
+    assert ok and note.startswith("decode only, with FFmpeg") and "SPKC_VTM_DIR" in note
+    with pytest.raises(CodecUnavailableError, match="EncoderApp not found.*SPKC_VTM_DIR"):
         VtmCodec().encode(natural_scene()[None])
-    with pytest.raises(CodecUnavailableError, match="DecoderApp"):
+    with pytest.raises(CodecUnavailableError, match="8-bit.*DecoderApp"):
+        VtmCodec(bit_depth=8).decode([{"img": b"xxxxx"}], (H, W))
+    from spkc.eval import plan_runs
+
+    runs, skipped = plan_runs(["vtm"], None)  # eval skips it once: it cannot encode
+    assert runs == [] and skipped == [{"codec": "vtm", "quality": None, "reason":
+                                       "EncoderApp not found; set SPKC_VTM_DIR (decoding "
+                                       "needs only a decoder)"}]
+    monkeypatch.setattr(vtm, "ffmpeg_vvc", lambda: (None, "no av here"))
+    assert VtmCodec.availability() == (
+        False, "EncoderApp and DecoderApp not found; set SPKC_VTM_DIR (and no av here)")
+    with pytest.raises(CodecUnavailableError, match="DecoderApp not found.*no av here"):
         VtmCodec().decode([{"img": b"xxxxx"}], (H, W))
 
 
@@ -399,7 +413,7 @@ def test_vtm_decoder_output_too_short(tmp_path, monkeypatch):
     from spkc.codecs._image import seal
 
     short = seal(b"FAKEVVC" + b"\x00" * 10)
-    with pytest.raises(SceneCorruptError, match="too short"):
+    with pytest.raises(SceneCorruptError, match="not one picture of the expected size"):
         VtmCodec(bit_depth=8).decode([{"img": short}], (H, W))
 
 

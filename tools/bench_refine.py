@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
         gt = load_ground_truth(clip.with_suffix(".png"), clip)
         row = evaluate_run(clip, args.codec, q, gt=gt, gt_frame=GT_FRAME,
                            frames_per_scene=FRAMES_PER_SCENE, reconstructor="learned",
-                           codec_options={"refine": s})
+                           codec_options={"refine": s}, preset="slow")
         rows.append((clip.name, q, s, row))
     base = {(c, q): r for c, q, s, r in rows if s == 0}
     print(f"{args.codec}, {FRAMES_PER_SCENE} frames per scene, scene at frame {GT_FRAME}")

@@ -45,6 +45,10 @@ VECTORS = {
     "raw-concealed": ("raw", 3, 12, "tfp", "linear", "soft"),
     # groups of 4 scenes: an HEVC key scene, then P scenes (format 1.1, spec section 5.3)
     "hevc-inter": ("hevc", 4, 4, "tfp", "linear", "soft"),
+    # motion-compensated interpolation (format 1.1): the integer warp and the ~motion payload;
+    # the concealed one pins "a pair with a concealed scene blends linearly"
+    "raw-motion": ("raw", 3, 12, "tfp", "motion", "soft"),
+    "raw-motion-concealed": ("raw", 3, 12, "tfp", "motion", "soft"),
     # lossy scenes + the exact layer (format 1.1, spec/exact.md section 7): the regenerated
     # spikes as for any vector, and the source spikes of the layer (exact_* fields)
     "raw-exact": ("raw", 3, 16, "tfp", "linear", "soft"),
@@ -54,7 +58,7 @@ EXACT_LAYER = {"raw-exact": 20}
 #: codec options of the vectors that need them
 CODEC_OPTIONS = {"hevc-inter": {"gop": 4}}
 #: vectors decoded with concealment: the scene whose chunk is damaged, then repaired
-LOST_SCENE = {"raw-concealed": 1}
+LOST_SCENE = {"raw-concealed": 1, "raw-motion-concealed": 2}
 
 
 def source_spikes() -> np.ndarray:
@@ -130,9 +134,11 @@ def main() -> None:
             if codec not in wanted or (args.names and name not in args.names.split(",")):
                 continue
             dst = args.out / f"{name}.spkc"
+            # preset slow: the encoder settings these vectors were made with (0.1.0's default)
             spkc.compress(src, dst, codec=codec, quality=q, frames_per_scene=S,
                           reconstructor=recon, interpolation=interp, reset=reset, seed=11,
                           codec_options=CODEC_OPTIONS.get(name),
+                          preset="slow" if codec in ("learned", "baseline") else None,
                           exact=name in EXACT_LAYER, exact_block_frames=EXACT_LAYER.get(name),
                           metadata={"created": "2026-12-02T00:00:00+00:00"})
             if name in LOST_SCENE:

@@ -98,7 +98,11 @@ def _run_one(task: tuple[Path, str, str, str | None, int | None, int, dict, int]
     torch.set_num_threads(threads)
     row = evaluate_run(clip, codec, q, gt=load_ground_truth(clip.with_suffix(".png"), clip),
                        gt_frame=GT_FRAME, frames_per_scene=FRAMES_PER_SCENE,
-                       reconstructor=recon, radius=radius, codec_options=options or None)
+                       reconstructor=recon, radius=radius, codec_options=options or None,
+                       # the published figures: 0.1.0's encoder (medium reconstructor, float32,
+                       # refinement as the options say); TFP pipelines keep their defaults
+                       preset="slow" if codec in ("learned", "baseline") or recon == "learned"
+                       else None)
     row["pipeline"] = label
     row["codec_options"] = dict(options)
     return row

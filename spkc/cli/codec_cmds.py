@@ -8,9 +8,10 @@ import click
 
 from spkc._util import parse_key_values
 from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
+from spkc.pipeline.presets import DEFAULT_PRESET, PRESET_NAMES, compress_help
 
 
-@click.command("compress")
+@click.command("compress", help=compress_help())
 @click.argument("src", type=click.Path(dir_okay=True))
 @click.option("-o", "--output", "dst", required=True, type=click.Path(),
               help="Output .spkc file (written only when complete).")
@@ -21,7 +22,7 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
 @click.option("--frames-per-scene", "-S", type=int, default=DEFAULT_FRAMES_PER_SCENE,
               show_default=True, help="Spike frames per coded scene.")
 @click.option("--reconstructor", default=None,
-              help="tfp, tfi or learned (default: learned for learned codecs, else tfp).")
+              help="tfp, tfi or learned (default: the preset's choice for the codec).")
 @click.option("--radius", "-R", type=int, default=None,
               help="Reconstruction window radius in frames (window = 2R+1).")
 @click.option("--height", type=int, default=250, show_default=True, help="Rows of a .dat input.")
@@ -29,9 +30,17 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
 @click.option("--rate", "frame_rate", type=float, default=20000.0, show_default=True,
               help="Capture rate in Hz (recorded in the header).")
 @click.option("--device", default="cpu", show_default=True, help="torch device for encoding.")
-@click.option("--batch-size", type=int, default=4, show_default=True, help="Scenes per batch.")
-@click.option("--interpolation", type=click.Choice(["linear", "hold"]), default="linear",
-              show_default=True, help="Luminance between scenes for regeneration.")
+@click.option("--preset", type=click.Choice(list(PRESET_NAMES)), default=DEFAULT_PRESET,
+              show_default=True,
+              help="Encoder speed/bits trade-off (see the table above); explicit options "
+                   "override it.")
+@click.option("--batch-size", type=int, default=None,
+              help="Scenes per batch (default: the preset's).")
+@click.option("--interpolation", type=click.Choice(["motion", "linear", "hold"]),
+              default=None,
+              help="Luminance between scenes for regeneration: motion-compensated (block "
+                   "motion sent per scene pair, format 1.1), linear blend (format 1.0) or "
+                   "hold. Default: the preset's (fast: linear; medium, slow: motion).")
 @click.option("--seed", type=int, default=0, show_default=True,
               help="Seed of the regenerator's start phases.")
 @click.option("--option", "-O", "options", multiple=True,
@@ -50,7 +59,7 @@ from spkc.pipeline.compress import DEFAULT_FRAMES_PER_SCENE
                    "[default: 512]")
 @click.option("--quiet", is_flag=True, help="No progress bar.")
 def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radius, height,
-                 width, frame_rate, device, batch_size, interpolation, seed, options,
+                 width, frame_rate, device, preset, batch_size, interpolation, seed, options,
                  recon_options, group_length, meta, exact, exact_block_frames, quiet):
     """Compress a spike recording (.dat, .npy, .npz, .h5) into a .spkc file."""
     from spkc.pipeline import compress
@@ -65,7 +74,7 @@ def compress_cmd(src, dst, codec, quality, frames_per_scene, reconstructor, radi
                    metadata=metadata, seed=seed, interpolation=interpolation,
                    codec_options=parse_key_values(options, "codec option"),
                    reconstructor_options=parse_key_values(recon_options, "reconstructor option"),
-                   progress=not quiet, group_length=group_length, exact=exact,
+                   progress=not quiet, group_length=group_length, preset=preset, exact=exact,
                    exact_block_frames=exact_block_frames)
     if not res.reconstructor:  # a spike-stream codec: blocks of spikes, no scenes
         click.echo(
@@ -139,6 +148,8 @@ def codecs_cmd(as_json):
         return
     for i in infos:
         state = "ok" if i.available else f"unavailable: {i.reason}"
+        if i.available and i.reason:  # a partial capability, e.g. vtm "decode only: ..."
+            state += f" ({i.reason})"
         kind = "lossless" if i.kind == "stream" else "lossy"
         click.echo(f"{i.name:10s} v{i.version or '?':4s} {kind:8s} {state}")
 

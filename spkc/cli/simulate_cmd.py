@@ -71,6 +71,33 @@ def image_intensity_blocks(images: list[Path], size: tuple[int, int], frames_per
         yield np.stack(buf)
 
 
+def _tee_gt(blocks: Iterator[np.ndarray], path: Path, shape: tuple[int, int, int]
+            ) -> Iterator[np.ndarray]:
+    """Pass intensity blocks through while writing them to ``path`` as uint16 .npy; the file
+    appears only when complete."""
+    from numpy.lib.format import open_memmap
+
+    from spkc.errors import OutputError
+
+    partial = path.with_name(path.name + ".partial")
+    try:
+        out = open_memmap(partial, mode="w+", dtype=np.uint16, shape=shape)
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", path) from exc
+    t = 0
+    try:
+        for b in blocks:
+            out[t:t + len(b)] = np.rint(np.clip(b, 0, 1) * 65535).astype(np.uint16)
+            t += len(b)
+            yield b
+        out.flush()
+        del out
+        partial.replace(path)
+    finally:
+        if partial.exists():
+            partial.unlink()
+
+
 @click.command("simulate")
 @click.argument("inputs", nargs=-1, type=click.Path(path_type=Path))
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False, path_type=Path),
@@ -96,12 +123,18 @@ def image_intensity_blocks(images: list[Path], size: tuple[int, int], frames_per
               help="Added to the accumulator every frame.")
 @click.option("--noise", "noise_std", default=0.0, show_default=True,
               help="Std of Gaussian shot noise per frame.")
+@click.option("--speed", default=1.0, show_default=True,
+              help="Motion speed factor of the synthetic scene (2 = twice as fast).")
+@click.option("--gt-video", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the ground-truth luminance of every frame (--synthetic), "
+                   "(T, H, W) uint16 .npy (luminance x 65535), for spkc eval --gt-video.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress bar on stderr [default: when stderr is a terminal].")
 def simulate(inputs: tuple[Path, ...], output: Path, synthetic: bool, frames: int,
              height: int | None, width: int | None, seed: int, frames_per_image: int,
              interpolate: bool, gain: float, threshold: float, reset: str, dark_current: float,
-             noise_std: float, progress: bool | None) -> None:
+             noise_std: float, speed: float, gt_video: Path | None,
+             progress: bool | None) -> None:
     """Simulate a spike camera: INPUTS (images or folders of frames, in name order) or
     --synthetic -> integrate-and-fire spikes written to -o."""
     from tqdm import tqdm
@@ -118,9 +151,13 @@ def simulate(inputs: tuple[Path, ...], output: Path, synthetic: bool, frames: in
     if synthetic:
         h, w = height or 250, width or 400
         total = frames
-        scene = SyntheticScene(h, w, seed)
+        scene = SyntheticScene(h, w, seed, speed=speed)
         blocks = (scene.frames(t, min(block, total - t)) for t in range(0, total, block))
+        if gt_video is not None:
+            blocks = _tee_gt(blocks, gt_video, (total, h, w))
     else:
+        if gt_video is not None:
+            raise InputError("--gt-video needs --synthetic", gt_video)
         images = _list_images(inputs)
         if height is None or width is None:
             first = load_gray(images[0])

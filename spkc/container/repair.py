@@ -43,6 +43,10 @@ class RepairReport:
         return "\n".join(lines)
 
 
+#: the newest minor version this implementation writes (a repair keeps the source's minor)
+VERSION_MINOR_MAX = 1
+
+
 def repair(src: str | os.PathLike, dst: str | os.PathLike) -> RepairReport:
     """Recover every intact scene of ``src`` (damaged or unfinished) into a complete ``dst``.
 
@@ -67,7 +71,9 @@ def repair(src: str | os.PathLike, dst: str | os.PathLike) -> RepairReport:
             problems.append(exc.problem)
         report = RepairReport(src, dst, was_complete, r.num_scenes, r.num_frames, 0,
                               metadata_recovered=meta_ok, problems=problems)
-        with SpkcWriter(dst, r.header, meta, keep_partial_on_error=False) as w:
+        # keep the minor version: the scenes may use its features (e.g. 1.1 motion payloads)
+        with SpkcWriter(dst, r.header, meta, keep_partial_on_error=False,
+                        minor=min(int(r.version[1]), VERSION_MINOR_MAX)) as w:
             xk = 0  # next exact layer block; each follows the scene covering its last frame
             for k in range(r.num_scenes):
                 nf = r.scene_frames(k)[1]

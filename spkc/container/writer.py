@@ -27,6 +27,7 @@ from spkc.container.format import (
     T_SCENE,
     T_XBLOCK,
     T_XINDEX,
+    VERSION_MINOR,
     XBLK_LOST,
     chunk_head,
     encode_json_blob,
@@ -86,7 +87,8 @@ class SpkcWriter:
 
     ``path``: final file name; bytes go to ``<path>.partial`` until :meth:`close` renames it.
     ``header``: a :class:`Header`. ``metadata``: ``dict[str, str|int|float|bool]`` (source file
-    name, camera, notes...), stored zstd-compressed when large.
+    name, camera, notes...), stored zstd-compressed when large. ``minor``: the format minor
+    version in the preamble (1 when a 1.1 feature such as motion interpolation is used).
 
     Memory stays O(number of scenes * 16 bytes) (the index entries), whatever the payload sizes.
     Used as a context manager, an exception leaves ``<path>.partial`` (recoverable with
@@ -96,7 +98,7 @@ class SpkcWriter:
 
     def __init__(self, path: str | os.PathLike, header: Header,
                  metadata: Mapping[str, str | int | float | bool] | None = None, *,
-                 keep_partial_on_error: bool = True) -> None:
+                 keep_partial_on_error: bool = True, minor: int = VERSION_MINOR) -> None:
         self.path = os.fspath(path)
         self.partial_path = self.path + PARTIAL_SUFFIX
         if not isinstance(header, Header):
@@ -125,7 +127,8 @@ class SpkcWriter:
                               self.path) from None
         self._pos = 0
         self._last_end = 0
-        self._write(make_preamble(minor=header.minor_version))
+        # writers write the lowest minor version whose features they use (spec section 9)
+        self._write(make_preamble(minor=max(header.minor_version, int(minor))))
         assert self._pos == PREAMBLE_SIZE
         self._write(make_chunk(T_HEADER, encode_json_blob(header.to_json())))
         if meta:

@@ -48,7 +48,9 @@ def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
               ) -> tuple[list[tuple[str, int]], list[dict[str, Any]]]:
     """(runs, skipped): the (codec, quality) pairs that can run here, and those that cannot.
 
-    ``codecs`` None means every registered codec; ``qualities`` None means each codec's own
+    ``codecs`` None means every registered codec but the slow ones (a codec class with
+    ``slow = True``, e.g. the VTM reference encoder: skipped with that reason unless named);
+    ``qualities`` None means each codec's own
     ``qualities``. A name that is not registered at all raises UnknownCodecError (a typo is a
     user error); a registered codec that cannot run here is skipped with its reason.
     """
@@ -68,6 +70,17 @@ def plan_runs(codecs: Sequence[str] | None, qualities: Sequence[int] | None
             ok, reason = cls.availability()
         except CodecUnavailableError as exc:
             ok, reason, cls = False, exc.problem, None
+        if ok and getattr(cls, "kind", "scene") == "stream":  # lossless: no rate-distortion
+            skipped.append({"codec": name, "quality": None,
+                            "reason": "lossless spike-stream codec: measured by "
+                                      "tools/bench_lossless.py, not by eval"})
+            continue
+        if ok and not codecs and getattr(cls, "slow", False):
+            skipped.append({"codec": name, "quality": None,
+                            "reason": f"slow: runs only when named (--codecs {name})"})
+            continue
+        if ok and hasattr(cls, "encode_availability"):  # e.g. vtm with only a decoder
+            ok, reason = cls.encode_availability()
         if not ok:
             skipped.append({"codec": name, "quality": None, "reason": reason or "unavailable"})
             continue
@@ -132,6 +145,58 @@ def reconstruct_scenes(source, recon, frames_per_scene: int, batch_size: int = 4
     return np.concatenate(parts).astype(np.float32)
 
 
+#: reconstructed scenes by (reconstructor config, window digest): one reconstruction of a
+#: window serves every codec and quality of a run that uses the same reconstructor
+_SCENE_MEMO: OrderedDict[tuple[str, bytes], np.ndarray] = OrderedDict()
+_SCENE_MEMO_SIZE = 256  # (H, W) float32 each: ~100 MB at 250x400
+
+
+def _memo_reconstructor(recon):
+    """``recon`` wrapped so that each window it has already reconstructed (with the same
+    config) is returned from memory instead of recomputed; same name, radius and config."""
+    import hashlib
+
+    from spkc.codecs.reconstructors import Reconstructor
+
+    class _Memo(Reconstructor):
+        name = recon.name
+
+        def __init__(self) -> None:
+            self.radius = recon.radius
+            self.options = dict(recon.options)
+            self._key = json.dumps(recon.get_config(), sort_keys=True, default=str)
+
+        def get_config(self) -> dict[str, Any]:
+            return recon.get_config()
+
+        def identity(self) -> dict[str, str]:
+            return recon.identity()
+
+        def reconstruct(self, windows: np.ndarray) -> np.ndarray:
+            w = np.ascontiguousarray(windows)
+            if w.ndim == 3:
+                w = w[None]
+            keys = [(self._key, str(x.shape).encode() + hashlib.blake2b(
+                x.view(np.uint8) if x.dtype == np.bool_ else x, digest_size=16).digest())
+                for x in w]
+            todo = [i for i, k in enumerate(keys) if k not in _SCENE_MEMO]
+            if todo:
+                fresh = recon.reconstruct(w[todo])
+                for i, r in zip(todo, fresh, strict=True):
+                    r = np.array(r, np.float32)
+                    r.setflags(write=False)
+                    _SCENE_MEMO[keys[i]] = r
+                while len(_SCENE_MEMO) > _SCENE_MEMO_SIZE:
+                    _SCENE_MEMO.popitem(last=False)
+            out = []
+            for k in keys:
+                _SCENE_MEMO.move_to_end(k)
+                out.append(_SCENE_MEMO[k])
+            return np.stack(out)
+
+    return _Memo()
+
+
 _REF_CACHE: OrderedDict[tuple, np.ndarray] = OrderedDict()
 _REF_CACHE_SIZE = 8
 
@@ -151,12 +216,31 @@ def _reference_rates(src: Path, recon, frames_per_scene: int, height: int, width
         _REF_CACHE.move_to_end(key)
         return _REF_CACHE[key]
     with open_spikes(src, height=height, width=width) as source:
-        rates = reconstruct_scenes(source, recon, frames_per_scene)
+        rates = reconstruct_scenes(source, _memo_reconstructor(recon), frames_per_scene)
     rates.setflags(write=False)
     _REF_CACHE[key] = rates
     while len(_REF_CACHE) > _REF_CACHE_SIZE:
         _REF_CACHE.popitem(last=False)
     return rates
+
+
+#: the source spikes' TFI and firing-rate maps of the last clip: every run on a clip compares
+#: its regenerated spikes with the same maps (the definitions of spkc.metrics.isi_psnr and
+#: firing_rate_psnr), so they are computed once per clip instead of once per run
+_SOURCE_MAPS: dict[tuple, np.ndarray] = {}
+
+
+def _source_map(src: Path, raw: np.ndarray, kind: str, window: int,
+                make: Callable[[], np.ndarray]) -> np.ndarray:
+    st = src.stat()
+    key = (str(src.resolve()), st.st_size, st.st_mtime_ns, raw.shape, kind, int(window))
+    if key not in _SOURCE_MAPS:
+        for k in [k for k in _SOURCE_MAPS if k[:4] != key[:4] or k[4] == kind]:
+            del _SOURCE_MAPS[k]  # one clip, one map of each kind: bounded memory
+        m = make()
+        m.setflags(write=False)
+        _SOURCE_MAPS[key] = m
+    return _SOURCE_MAPS[key]
 
 
 class _MemorySource:
@@ -194,7 +278,8 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
                  raw_spikes: np.ndarray | None = None,
                  codec_options: Mapping[str, Any] | None = None,
                  reconstructor_options: Mapping[str, Any] | None = None,
-                 group_length: int | None = None) -> dict[str, Any]:
+                 group_length: int | None = None,
+                 preset: str | None = None) -> dict[str, Any]:
     """Compress ``src`` with ``codec`` at ``quality``, decode it and measure one result row.
 
     ``gt``: (H, W) float32 ground truth in [0, 1] at frame ``gt_frame`` (or None: compare with
@@ -208,12 +293,15 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     that code groups (option ``gop``; None = the codec's default); intra codecs ignore it.
     The row records the file's group length and the payload bytes of key scenes and of
     predicted scenes.
+    ``preset``: the encoder preset (None: the default one).
     """
     from spkc.codecs.reconstructors import reconstructor_from_config
     from spkc.io import read_spikes
-    from spkc.metrics import affine_fit, firing_rate_psnr, isi_psnr, psnr, ssim
+    from spkc.metrics import affine_fit, psnr, ssim
     from spkc.pipeline import compress
     from spkc.pipeline import open as open_clip
+    from spkc.pipeline.compress import build_reconstructor, encoder_settings
+    from spkc.spikes.maps import firing_rate_map, isi_map
     from spkc.spikes.regenerate import interpolated_luminance, luminance_q16
 
     src = Path(src)
@@ -221,10 +309,13 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
     tmp = tempfile.mkdtemp(prefix="spkc-eval-", dir=workdir)
     try:
         dst = Path(keep) if keep is not None else Path(tmp) / f"{src.stem}.{codec}.q{quality}.spkc"
+        settings = encoder_settings(codec, preset, reconstructor, reconstructor_options,
+                                    codec_options, device=device)
+        recon_used = _memo_reconstructor(build_reconstructor(settings, radius, device, src))
         res = compress(src, dst, codec=codec, quality=quality, frames_per_scene=frames_per_scene,
-                       reconstructor=reconstructor, radius=radius, height=height, width=width,
+                       reconstructor=recon_used, height=height, width=width,
                        device=device, codec_options=codec_options,
-                       reconstructor_options=reconstructor_options)
+                       reconstructor_options=reconstructor_options, preset=preset)
         t0 = time.perf_counter()
         with open_clip(dst, device=device) as clip:
             dec = clip.spikes()
@@ -294,8 +385,10 @@ def evaluate_run(src: str | os.PathLike, codec: str, quality: int, *,
             "scene_ssim": _finite_or_none(scene_ssim),
             "scene_psnr_uncoded": _finite_or_none(psnr_uncoded),
             "scene_psnr_ref": _finite_or_none(psnr(dec_scenes, ref_scenes, peak=1.0)),
-            "isi_psnr": _finite_or_none(isi_psnr(dec, raw)),
-            "firing_rate_psnr": _finite_or_none(firing_rate_psnr(dec, raw, window=window)),
+            "isi_psnr": _finite_or_none(psnr(1.0 / isi_map(dec), _source_map(
+                src, raw, "tfi", 0, lambda: 1.0 / isi_map(raw)), peak=1.0)),
+            "firing_rate_psnr": _finite_or_none(psnr(firing_rate_map(dec, window), _source_map(
+                src, raw, "rate", window, lambda: firing_rate_map(raw, window)), peak=1.0)),
             "rate_window": window,
             "downstream_reconstructor": dn_recon.name,
             "downstream_psnr": _finite_or_none(psnr(dn_scenes, dn_raw, peak=1.0)),
@@ -351,12 +444,16 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
              width: int = 400, device: str = "cpu", progress: bool = False,
              on_row: Callable[[dict[str, Any]], None] | None = None,
              codec_options: Mapping[str, Any] | None = None,
-             group_length: int | None = None) -> EvalReport:
+             group_length: int | None = None,
+             preset: str | None = None) -> EvalReport:
     """Evaluate every clip x codec x quality; returns rows, skipped runs and the BD table.
 
     ``gt``: a PNG (only with a single clip) or a directory of ``<clip stem>.png``.
+    ``preset``: the encoder preset of every run (None: the default). Every run that uses the
+    same reconstructor config reuses the scenes it reconstructed for the others.
     """
     from spkc.eval.report import bd_table
+    from spkc.pipeline.presets import get_preset
 
     if downstream not in ("tfp", "tfi", "same"):
         raise InputError(f"downstream reconstructor must be tfp, tfi or same, got {downstream!r}")
@@ -378,6 +475,7 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
         "radius": radius, "affine": affine, "anchor": anchor, "rate_window": rate_window,
         "downstream": downstream, "group_length": group_length,
         "height": height, "width": width, "device": device,
+        "preset": get_preset(preset).name,
     })
     bar = None
     if progress:
@@ -403,7 +501,7 @@ def evaluate(clips: Iterable[str | os.PathLike], codecs: Sequence[str] | None = 
                                        downstream=downstream, height=height,
                                        width=width, device=device, raw_spikes=raw,
                                        codec_options=codec_options,
-                                       group_length=group_length)
+                                       group_length=group_length, preset=preset)
                 except (CodecUnavailableError, MissingWeightsError, UnknownCodecError) as exc:
                     # e.g. missing learned weights: reported, never dropped silently
                     report.skipped.append({"codec": codec, "quality": q, "clip": c.name,

@@ -139,13 +139,25 @@ class ExactConv2d(ExactModule):
         b = torch.floor(self.bias.detach().double() * 2 ** (WEIGHT_FRAC + ACT_FRAC) + 0.5)
         return torch.clamp(b, B_MIN, B_MAX)
 
+    def _int_params(self, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+        """(int_weight, int_bias) on ``device``, remembered while the parameters are
+        unchanged (their storage and in-place version counters say so): the decoder calls
+        each layer once per slice and scene batch, and re-deriving the integers every time
+        cost a few per cent of decoding."""
+        key = (device, self.weight.data_ptr(), self.weight._version, self.bias.data_ptr(),
+               self.bias._version)
+        cached = self.__dict__.get("_int_cache")
+        if cached is None or cached[0] != key:
+            cached = (key, self.int_weight().to(device), self.int_bias().to(device))
+            self.__dict__["_int_cache"] = cached
+        return cached[1], cached[2]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = F.conv2d(x, self.qweight(), self.qbias(), self.stride, self.k // 2)
         return quantize_act(y) if self.requant and not _SURROGATE.get() else y
 
     def forward_int(self, x: torch.Tensor) -> torch.Tensor:
-        w = self.int_weight().to(x.device)
-        b = self.int_bias().to(x.device)
+        w, b = self._int_params(x.device)
         with _no_cudnn(x.device):
             acc = F.conv2d(x, w, b, self.stride, self.k // 2)
         if not self.requant:

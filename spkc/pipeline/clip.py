@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.exact_layer import ExactLayerAccess
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
+from spkc.pipeline.results import ClipReport
 from spkc.spikes.regenerate import (
     RegenParams,
     interpolated_luminance,
@@ -35,20 +36,6 @@ class DecodeStats:
     scenes_decoded: int = 0
     decode_calls: int = 0
     decoded_indices: list[int] = field(default_factory=list)
-
-
-@dataclass
-class ClipReport:
-    """Result of :meth:`Clip.verify`: container damage plus scenes the codec cannot decode."""
-
-    path: str
-    num_scenes: int
-    bad_scenes: dict[int, str]
-    container: Any
-
-    @property
-    def ok(self) -> bool:
-        return not self.bad_scenes and bool(getattr(self.container, "ok", True))
 
 
 class Clip(GroupDecoding, ExactLayerAccess):
@@ -94,8 +81,14 @@ class Clip(GroupDecoding, ExactLayerAccess):
             self._reader.close()
             raise
         self._cache: OrderedDict[int, np.ndarray] = OrderedDict()
-        # a group decodes as a whole: hold it and the end of the one before (bounded by G)
-        self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2)
+        #: scene a -> MotionField of the pair (a, a+1) or None; small, kept for every scene
+        self._fields: dict[int, Any] = {}
+        # a group decodes as a whole: hold it and the end of the one before (bounded by G);
+        # the look-ahead decodes up to batch_size + 1 scenes ahead in batches: a smaller cache
+        # evicted scenes before their segments were regenerated and decoded them again
+        # (50 decodes for 29 scenes at batch 4; docs/speed.md)
+        self._cache_size = max(3, int(cache_scenes), 2 * self._group + 2,
+                               2 * self.batch_size + 2)
         self.stats = DecodeStats()
 
     # -- description -----------------------------------------------------------------------
@@ -139,9 +132,13 @@ class Clip(GroupDecoding, ExactLayerAccess):
         return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def scene_payload_bytes(self, k: int) -> int:
-        """Bytes of scene k's codec payloads (all named bitstreams), without decoding it."""
+        """Bytes of scene k's codec payloads (all its named bitstreams, not the pipeline's
+        reserved ``~`` payloads such as motion side information), without decoding it."""
+        from spkc.spikes.warp import split_payloads
+
         self._check_scene(k)
-        return sum(len(v) for v in self._reader.scene_payloads(k).values())
+        codec, _ = split_payloads(self._reader.scene_payloads(k))
+        return sum(len(v) for v in codec.values())
 
     def __repr__(self) -> str:
         T, H, W = self.shape
@@ -149,9 +146,22 @@ class Clip(GroupDecoding, ExactLayerAccess):
                 f"scenes, codec={self.header.codec}, {self.ratio:.0f}x>")
 
     # -- scenes ----------------------------------------------------------------------------
+    def _split(self, k: int) -> dict[str, bytes]:
+        """Scene k's codec payloads; its motion side information (parsed: damage there is
+        damage to the scene) goes to ``_fields``."""
+        from spkc.spikes.warp import MOTION_PAYLOAD, decode_motion, split_payloads
+
+        codec, own = split_payloads(self._reader.scene_payloads(k))
+        if self.regen.interpolation == "motion" and k not in self._fields:
+            raw = own.get(MOTION_PAYLOAD)
+            _, H, W = self.shape
+            field = None if raw is None else decode_motion(raw, H, W)
+            self._fields[k] = field
+        return codec
+
     def _decode_batch(self, part: list[int]) -> np.ndarray:
-        payloads = [self._reader.scene_payloads(k) for k in part]
         try:
+            payloads = [self._split(k) for k in part]
             scenes = np.asarray(self._codec.decode(payloads, self.shape[1:]), np.float32)
             want = (len(part), *self.shape[1:])
             if scenes.shape != want:
@@ -221,6 +231,17 @@ class Clip(GroupDecoding, ExactLayerAccess):
         raise SceneCorruptError(f"scene {k} does not decode and no other scene does either",
                                 self.path, scene=k)
 
+    def _motion(self, a: int):
+        """MotionField of the pair (a, a+1), or None (linear blend): none sent, or either
+        scene concealed (a damaged scene loses its motion; a stand-in does not match it)."""
+        if a + 1 >= self.num_scenes:
+            return None
+        self._luma(a)  # decodes (and so parses the side information) when needed
+        self._luma(a + 1)
+        if a in self.concealed or a + 1 in self.concealed:
+            return None
+        return self._fields.get(a)
+
     def _luma(self, k: int) -> np.ndarray:
         if k in self.concealed:
             k = self.concealed[k][1]
@@ -244,7 +265,7 @@ class Clip(GroupDecoding, ExactLayerAccess):
         k = int(self._reader.scene_for_frame(int(t)))
         self._decode(self._neighbours(k, np.array([t])))
         return interpolated_luminance(int(t), k, self._luma, self._centres2,
-                                      self.regen.interpolation)
+                                      self.regen.interpolation, self._motion)
 
     def _check_scene(self, k: int) -> None:
         if not 0 <= k < self.num_scenes:
@@ -274,14 +295,15 @@ class Clip(GroupDecoding, ExactLayerAccess):
         frames = np.arange(first, end)
         self._decode(self._neighbours(k, frames))
         if self.device == "cpu":
-            return regenerate_segment(k, frames, self._luma, self._centres2, self.regen)
+            return regenerate_segment(k, frames, self._luma, self._centres2, self.regen,
+                                      self._motion)
         import torch
 
         def luma_t(j: int):
             return torch.as_tensor(self._luma(j), device=self.device)
 
         return regenerate_segment_torch(k, frames, luma_t, self._centres2, self.regen,
-                                        device=self.device).cpu().numpy()
+                                        device=self.device, motion=self._motion).cpu().numpy()
 
     def spikes(self, start: int | None = None, stop: int | None = None, *,
                exact: bool = False) -> np.ndarray:
@@ -358,7 +380,8 @@ class Clip(GroupDecoding, ExactLayerAccess):
                 if k in bad:
                     continue
                 try:
-                    self._codec.decode([self._reader.scene_payloads(k)], self.shape[1:])
+                    self._fields.pop(k, None)
+                    self._codec.decode([self._split(k)], self.shape[1:])
                 except SpkcError as exc:
                     bad[k] = exc.problem
                 except Exception as exc:

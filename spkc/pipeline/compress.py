@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections import deque
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -19,42 +19,29 @@ from spkc.codecs.stream_base import is_stream_codec
 from spkc.errors import InputError, OutputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
+from spkc.pipeline.results import CompressResult
 from spkc.spikes.regenerate import RegenParams
+
+if TYPE_CHECKING:
+    from spkc.codecs.reconstructors import Reconstructor
 
 DEFAULT_FRAMES_PER_SCENE = 32
 #: scenes per group for codecs with inter coding when the caller does not choose: measured
 #: by tools/temporal_results.py (docs/results-temporal.md: the shortest group within 2
 #: points of the best BD-rate, for hevc and av1, on a 1,600-frame synthetic clip)
 DEFAULT_GROUP_LENGTH = 32
+#: motion-compensated interpolation: +2.0 dB at frames between scene times on REDS at equal
+#: bits (docs/results-motion.md); "linear" writes format 1.0 files as before
+DEFAULT_INTERPOLATION = "motion"
 #: quantile of the first batch's rates mapped to full-scale luminance, and headroom above it
 _FULL_SCALE_QUANTILE = 0.999
 _HEADROOM = 1.1
 
 
-@dataclass
-class CompressResult:
-    """What :func:`compress` did. Sizes in bytes, rates in bits per spike-pixel."""
-
-    path: str
-    num_frames: int
-    height: int
-    width: int
-    num_scenes: int
-    codec: str
-    quality: int
-    reconstructor: str
-    file_bytes: int
-    payload_bytes: int
-    bits_per_spike_pixel: float
-    ratio: float
-    seconds: float
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
 def default_reconstructor(codec_name: str) -> str:
-    """The learned codecs pair with the learned reconstructor; conventional ones with TFP."""
+    """0.1.0's pairing: the learned codecs with the learned
+    reconstructor, conventional ones with TFP. :func:`compress` now asks the preset
+    (:func:`encoder_settings`)."""
     return "learned" if codec_name in ("learned", "baseline") else "tfp"
 
 
@@ -81,6 +68,49 @@ def with_group_length(codec: str, codec_options: Mapping[str, Any] | None,
     return options
 
 
+def _learned_family(codec_name: str) -> bool:
+    """Whether codec ``codec_name`` is (or derives from) the learned codec, so that presets
+    set its refinement and pair it with the learned reconstructor."""
+    from spkc.codecs import get_codec_class
+    from spkc.codecs.learned import LearnedCodec
+
+    try:
+        return issubclass(get_codec_class(codec_name), LearnedCodec)
+    except SpkcError:  # unknown or unavailable: get_codec reports it with its reason
+        return False
+
+
+def encoder_settings(codec: str, preset: str | None = None, reconstructor: str | None = None,
+                     reconstructor_options: Mapping[str, Any] | None = None,
+                     codec_options: Mapping[str, Any] | None = None,
+                     batch_size: int | None = None, device: str = "cpu"):
+    """The :class:`spkc.pipeline.presets.EncoderSettings` :func:`compress` uses for these
+    arguments (``preset`` None: the default preset)."""
+    from spkc.pipeline.presets import resolve
+
+    return resolve(preset, codec, reconstructor, reconstructor_options, codec_options,
+                   batch_size, device, learned_family=_learned_family(codec))
+
+
+def build_reconstructor(settings, radius: int | None = None, device: str = "cpu",
+                        src: str | os.PathLike | None = None):
+    """The reconstructor of ``settings`` (:func:`encoder_settings`), with ``radius`` when
+    given; an InputError naming ``src`` for options it does not have."""
+    from spkc.codecs.reconstructors import get_reconstructor
+
+    rname = settings.reconstructor
+    recon_kw: dict[str, Any] = dict(settings.reconstructor_options)
+    if radius is not None:
+        recon_kw["radius"] = radius
+    if rname == "learned":
+        recon_kw.setdefault("device", device)
+    recon = get_reconstructor(rname, **recon_kw)
+    if recon.options:  # kept when reading headers (newer writers), an error when asked for
+        raise InputError(f"reconstructor {rname!r} has no option(s) "
+                         f"{', '.join(sorted(recon.options))}", src)
+    return recon
+
+
 def _fit_scale(rates: np.ndarray, segment_rates: np.ndarray) -> tuple[float, float]:
     """(gain from reconstructor units to spikes/frame, full-scale rate) from the first batch."""
     mean_r = rates.reshape(len(rates), -1).mean(axis=1).astype(np.float64)
@@ -98,26 +128,30 @@ def compress(
     codec: str = DEFAULT_CODEC,
     quality: int | None = None,
     frames_per_scene: int = DEFAULT_FRAMES_PER_SCENE,
-    reconstructor: str | None = None,
+    reconstructor: str | Reconstructor | None = None,
     radius: int | None = None,
     height: int = 250,
     width: int = 400,
     frame_rate: float = 20000.0,
     device: str = "cpu",
-    batch_size: int = 4,
+    batch_size: int | None = None,
     metadata: Mapping[str, Any] | None = None,
     seed: int = 0,
-    interpolation: str = "linear",
+    interpolation: str | None = None,
+    motion_block: int = 24,
     reset: str = "soft",
     codec_options: Mapping[str, Any] | None = None,
     reconstructor_options: Mapping[str, Any] | None = None,
     progress: bool = False,
     group_length: int | None = None,
+    preset: str | None = None,
     exact: bool = False,
     exact_block_frames: int | None = None,
 ) -> CompressResult:
     """Compress a spike recording (.dat/.npy/.npz/.h5) into a .spkc file.
 
+    ``reconstructor``: a name, or a built :class:`~spkc.codecs.reconstructors.Reconstructor`
+    (used as is: e.g. one that remembers its output across calls).
     ``height``/``width`` describe headerless .dat input; ``frames_per_scene`` (S) sets the rate:
     one coded scene per S frames; ``radius`` (R) the reconstructor's window (2R+1 frames);
     ``codec_options`` / ``reconstructor_options`` go to the scene codec / the reconstructor
@@ -125,6 +159,14 @@ def compress(
     ``group_length`` (G): scenes per group for codecs with inter coding (the codec option
     ``gop``; default :data:`DEFAULT_GROUP_LENGTH`, 1 = all-intra, format 1.0); a key scene
     starts every group, random access decodes at most G + 1 scenes per frame.
+    ``interpolation``: luminance between scene times, "motion" (motion-compensated,
+    with block motion side information per scene pair of ``motion_block``-pixel blocks;
+    format 1.1), "linear" (format 1.0) or "hold"; None: the preset's (fast: linear; medium
+    and slow: :data:`DEFAULT_INTERPOLATION`).
+    ``preset`` ("fast", "medium" -- the default --
+    or "slow"; :mod:`spkc.pipeline.presets`) chooses the reconstructor, its options, the
+    learned codec's refinement and the batch size (scenes per network call); explicit
+    ``reconstructor``, ``radius``, ``batch_size`` and options override it.
     The output appears at ``dst`` only when complete; on any error nothing is left there.
     A spike-stream codec (``codec="exact"``: lossless) codes the spikes themselves in blocks
     (``codec_options={"block_frames": B}``); scene, reconstructor and regeneration arguments
@@ -136,7 +178,7 @@ def compress(
     stores the source: ``exact`` then changes nothing.
     """
     # heavy imports here so `import spkc` stays light
-    from spkc.codecs.reconstructors import get_reconstructor
+    from spkc.codecs.reconstructors import Reconstructor
     from spkc.container import Header, SpkcWriter
     from spkc.io import open_spikes
 
@@ -144,7 +186,13 @@ def compress(
     if frames_per_scene < 1 or frames_per_scene > 65535:
         raise InputError(f"frames_per_scene must be in 1..65535, got {frames_per_scene}", src)
     dst = Path(dst)
-    options = with_group_length(codec, codec_options, group_length, src)
+    given = reconstructor if isinstance(reconstructor, Reconstructor) else None
+    settings = encoder_settings(codec, preset, given.name if given else reconstructor,
+                                reconstructor_options, codec_options, batch_size, device)
+    batch_size = settings.batch_size
+    if batch_size < 1:
+        raise InputError(f"batch_size must be at least 1, got {batch_size}", src)
+    options = with_group_length(codec, settings.codec_options, group_length, src)
     scene_codec = get_codec(codec, quality=quality, device=device, **options)
     if is_stream_codec(scene_codec):  # codes the spikes themselves: no scenes, no regeneration
         from spkc.pipeline.stream import compress_stream
@@ -155,16 +203,15 @@ def compress(
 
         return compress_stream(src, dst, scene_codec, height=height, width=width,  # type: ignore[arg-type]
                                frame_rate=frame_rate, metadata=metadata, progress=progress)
-    rname = reconstructor or default_reconstructor(codec)
-    recon_kw: dict[str, Any] = dict(reconstructor_options or {})
-    if radius is not None:
-        recon_kw["radius"] = radius
-    if rname == "learned":
-        recon_kw.setdefault("device", device)
-    recon = get_reconstructor(rname, **recon_kw)
-    if recon.options:  # kept when reading headers (newer writers), an error when asked for
-        raise InputError(f"reconstructor {rname!r} has no option(s) "
-                         f"{', '.join(sorted(recon.options))}", src)
+    if interpolation is None:
+        interpolation = settings.interpolation
+    if given is not None:
+        if radius is not None and int(radius) != given.radius:
+            raise InputError(f"radius {radius} given with a reconstructor of radius "
+                             f"{given.radius}", src)
+        recon = given
+    else:
+        recon = build_reconstructor(settings, radius, device, src)
     context = int(scene_codec.wants_spike_context)
     layer_codec = None
     if exact:
@@ -209,6 +256,7 @@ def compress(
             "capture_rate_hz": float(frame_rate),
             "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "writer": f"spkc {__version__}",
+            "preset": settings.preset,
         }
         meta.update(dict(metadata or {}))
         bar = None
@@ -219,9 +267,31 @@ def compress(
                        dynamic_ncols=True)
         payload_bytes = 0
         try:
-            with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
+            motion = None
+            if regen.interpolation == "motion":
+                from spkc.pipeline.motion_side import MotionSideInfo
+
+                motion = MotionSideInfo(source, layout, full_scale, block=motion_block)
+            with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False,
+                            minor=1 if motion is not None else 0) as writer:
                 xenc = ExactLayerEncoder(source, writer, layer_codec) \
                     if layer_codec is not None else None
+                # coded scenes come back in order (whole groups at a time with inter coding);
+                # the motion side information of pair (k, k+1) needs both uncoded scenes
+                pending: deque[tuple[int, np.ndarray]] = deque()
+
+                def write(pay: dict[str, bytes], n: int) -> None:
+                    nonlocal payload_bytes
+                    writer.add_scene(pay, n)
+                    payload_bytes += sum(len(v) for v in pay.values())
+
+                def emit(payloads: dict[str, bytes], count: int) -> None:
+                    k, scene = pending.popleft()
+                    ready = ([(payloads, count)] if motion is None
+                             else motion.push(k, payloads, scene))
+                    for pay, n in ready:
+                        write(pay, n)
+
                 batch: SceneBatch | None = first
                 batch_rates = rates
                 while batch is not None:
@@ -234,10 +304,11 @@ def compress(
                                     strict=True)
                     else:  # inter coding: whole groups at a time
                         coded = grouper.add(scenes.astype(np.float32), counts, ctx)
+                    pending.extend((int(k), scenes[i].astype(np.float32))
+                                   for i, k in enumerate(batch.scenes))
                     done = 0
                     for payloads, count in coded:
-                        writer.add_scene(payloads, count)
-                        payload_bytes += sum(len(v) for v in payloads.values())
+                        emit(payloads, count)
                         done += count
                     if bar is not None:
                         raw_bytes = (bar.n + done) * H * W / 8
@@ -250,10 +321,11 @@ def compress(
                     if batch is not None:
                         batch_rates = recon.reconstruct(batch.windows)
                 for payloads, count in grouper.finish() if grouper is not None else ():
-                    writer.add_scene(payloads, count)
-                    payload_bytes += sum(len(v) for v in payloads.values())
+                    emit(payloads, count)
                     if bar is not None:
                         bar.update(count)
+                for pay, n in (motion.flush() if motion is not None else ()):
+                    write(pay, n)
                 if xenc is not None:
                     xenc.finish()
         except SpkcError:

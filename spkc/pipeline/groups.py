@@ -179,7 +179,7 @@ def check_group_codec(group_length: int, codec: SceneCodec, path: str) -> None:
 class GroupDecoding:
     """Decoding of files with groups (G > 1), mixed into :class:`spkc.pipeline.Clip`.
 
-    Uses the clip's ``_codec``, ``_reader``, ``_cache``/``_store``, ``concealed``,
+    Uses the clip's ``_codec``, ``_reader``, ``_split``, ``_cache``/``_store``, ``concealed``,
     ``_stand_in``, ``conceal``, ``stats``, ``path``, ``shape`` and ``num_scenes``.
     """
 
@@ -196,9 +196,11 @@ class GroupDecoding:
     num_scenes: int
     _store: Callable[[int, np.ndarray], None]
     _stand_in: Callable[[int], int]
+    #: scene k's codec payloads (reserved ``~`` payloads such as motion side information removed)
+    _split: Callable[[int], dict[str, bytes]]
 
     def _prefix(self, first: int, last: int) -> PrefixResult:
-        res = decode_prefix(self._codec, self._reader.scene_payloads, first, last,
+        res = decode_prefix(self._codec, self._split, first, last,
                             self.shape[1:])
         self.stats.decode_calls += 1
         for i, scene in enumerate(res.scenes):
@@ -240,7 +242,7 @@ class GroupDecoding:
         n = self.num_scenes
         for first in range(0, n, self._group):
             last = min(first + self._group, n) - 1
-            res = decode_prefix(self._codec, self._reader.scene_payloads, first, last,
+            res = decode_prefix(self._codec, self._split, first, last,
                                 self.shape[1:])
             for k in range(first + len(res.scenes), last + 1):
                 if k not in known_bad:

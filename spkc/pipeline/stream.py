@@ -41,7 +41,7 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     from spkc._version import __version__
     from spkc.container import Header, SpkcWriter
     from spkc.io import open_spikes
-    from spkc.pipeline.compress import CompressResult
+    from spkc.pipeline.results import CompressResult
 
     t0 = time.perf_counter()
     dst = Path(dst)
@@ -303,7 +303,7 @@ class StreamClip:
         """Check every chunk's checksum and (``decode=True``) that every block decodes.
 
         Returns a :class:`spkc.pipeline.clip.ClipReport` whose ``bad_scenes`` are blocks."""
-        from spkc.pipeline.clip import ClipReport
+        from spkc.pipeline.results import ClipReport
 
         report = self._reader.verify()
         bad: dict[int, str] = {int(k): str(why) for k, why in report.damaged_scenes}

@@ -31,11 +31,13 @@ def _spikes3(spikes: np.ndarray, name: str = "spikes") -> np.ndarray:
 
 
 def _prev_next(s: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """prev(t) (last spike <= t, else -1) and next(t) (first spike > t, else T); int32 (T,H,W)."""
+    """prev(t) (last spike <= t, else -1) and next(t) (first spike > t, else T); (T,H,W)
+    integers: int16 when T < 2**15 - 1 (half the memory traffic of int32), else int32."""
     T = s.shape[0]
-    idx = np.arange(T, dtype=np.int32).reshape(T, *([1] * (s.ndim - 1)))
-    prev = np.maximum.accumulate(np.where(s, idx, np.int32(-1)), axis=0)
-    ge = np.where(s, idx, np.int32(T))
+    it = np.int16 if T < 2**15 - 1 else np.int32
+    idx = np.arange(T, dtype=it).reshape(T, *([1] * (s.ndim - 1)))
+    prev = np.maximum.accumulate(np.where(s, idx, it(-1)), axis=0)
+    ge = np.where(s, idx, it(T))
     ge = np.minimum.accumulate(ge[::-1], axis=0)[::-1]  # first spike >= t
     nxt = np.empty_like(ge)
     nxt[:-1] = ge[1:]

@@ -82,9 +82,14 @@ class _Object:
 class SyntheticScene:
     """Deterministic moving scene; ``frames(start, n)`` -> (n, H, W) float32 in [0, 1]."""
 
-    def __init__(self, height: int, width: int, seed: int = 0, num_objects: int = 4) -> None:
+    def __init__(self, height: int, width: int, seed: int = 0, num_objects: int = 4,
+                 speed: float = 1.0) -> None:
         if int(height) <= 0 or int(width) <= 0:
             raise InputError(f"frame size must be positive, got {height}x{width}")
+        if not float(speed) > 0:
+            raise InputError(f"speed must be positive, got {speed}")
+        #: motion speed factor: frame t shows the default scene at time t * speed
+        self.speed = float(speed)
         self.height, self.width = int(height), int(width)
         rng = np.random.default_rng(seed)
         self._bg = 0.5 * _periodic_noise(rng, _TEX, 1.6) + 0.25 * _periodic_noise(rng, _TEX, 0.9)
@@ -112,6 +117,8 @@ class SyntheticScene:
     def frame(self, t: int) -> np.ndarray:
         """Frame t -> (H, W) float32 in [0, 1]."""
         H, W = self.height, self.width
+        if self.speed != 1.0:
+            t = t * self.speed
         off = self._bg_v * t + self._bg_amp * np.sin(self._bg_omega * t)
         bg = _shift(self._bg, H, W, off[0], off[1])
         img = np.float32(self._bg_level) + np.float32(0.2) * bg
