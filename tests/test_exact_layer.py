@@ -52,6 +52,7 @@ def src(tmp_path_factory) -> tuple[Path, np.ndarray]:
 
 
 def _compress(src: Path, dst: Path, exact: bool, block: int | None = 16, **kw):
+    kw.setdefault("interpolation", "linear")  # format 1.0 without the layer (motion is 1.1)
     return spkc.compress(src, dst, codec="raw", frames_per_scene=8, metadata=META,
                          exact=exact, exact_block_frames=block if exact else None, **kw)
 
