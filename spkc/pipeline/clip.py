@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.exact_layer import ExactLayerAccess
+from spkc.pipeline.frames import ReaderInfo, assemble, check_block, frame_range
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.pipeline.results import ClipReport
 from spkc.spikes.regenerate import (
@@ -38,7 +39,7 @@ class DecodeStats:
     decoded_indices: list[int] = field(default_factory=list)
 
 
-class Clip(GroupDecoding, ExactLayerAccess):
+class Clip(ReaderInfo, GroupDecoding, ExactLayerAccess):
     """A .spkc file opened for decoding. Use :func:`spkc.open`.
 
     Decoding is exact: the same file gives the same spikes for a full decode, random access,
@@ -91,45 +92,10 @@ class Clip(GroupDecoding, ExactLayerAccess):
                                2 * self.batch_size + 2)
         self.stats = DecodeStats()
 
-    # -- description -----------------------------------------------------------------------
-    @property
-    def header(self):
-        """The file header (:class:`spkc.container.Header`)."""
-        return self._reader.header
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self._reader.metadata
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(T, H, W) of the decoded spike stream."""
-        h = self._reader.header
-        return (int(self._reader.num_frames), int(h.height), int(h.width))
-
+    # -- description (header, metadata, shape, sizes, ratio: ReaderInfo) ---------------------
     @property
     def num_scenes(self) -> int:
         return int(self._reader.num_scenes)
-
-    @property
-    def complete(self) -> bool:
-        """False when the file was not closed by its writer (recovered by forward scan)."""
-        return bool(self._reader.complete)
-
-    @property
-    def file_bytes(self) -> int:
-        return int(self._reader.file_size)
-
-    @property
-    def bits_per_spike_pixel(self) -> float:
-        T, H, W = self.shape
-        return self.file_bytes * 8 / max(T * H * W, 1)
-
-    @property
-    def ratio(self) -> float:
-        """Compression ratio against 1 bit per spike-pixel raw."""
-        T, H, W = self.shape
-        return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def scene_payload_bytes(self, k: int) -> int:
         """Bytes of scene k's codec payloads (all its named bitstreams, not the pipeline's
@@ -311,16 +277,10 @@ class Clip(GroupDecoding, ExactLayerAccess):
         the source spikes from the file's exact layer instead (decoding only its blocks that
         cover the range; see :attr:`has_exact`)."""
         T, H, W = self.shape
-        start = 0 if start is None else int(start)
-        stop = T if stop is None else int(stop)
-        if start < 0 or stop > T or start > stop:
-            raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
+        start, stop = frame_range(start, stop, T, self.path)
         if exact:
             return self._exact_spikes(start, stop)
-        out = np.empty((stop - start, H, W), bool)
-        for first, block in self._iter_segments(start, stop):
-            out[first - start:first - start + len(block)] = block
-        return out
+        return assemble(start, stop, H, W, self._iter_segments(start, stop))
 
     def _iter_segments(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
         if start >= stop:
@@ -343,16 +303,13 @@ class Clip(GroupDecoding, ExactLayerAccess):
         T = self.shape[0]
         stop = T if stop is None else int(stop)
         if exact:
-            if not 0 <= int(start) <= stop <= T:
-                raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
-            yield from self._iter_exact(block, int(start), stop)
+            yield from self._iter_exact(block, *frame_range(start, stop, T, self.path))
             return
         if block is None:
             for _, seg in self._iter_segments(int(start), stop):
                 yield seg
             return
-        if block < 1:
-            raise InputError(f"block must be >= 1, got {block}", self.path)
+        check_block(block, self.path)
         buf: list[np.ndarray] = []
         have = 0
         for _, seg in self._iter_segments(int(start), stop):
@@ -387,15 +344,6 @@ class Clip(GroupDecoding, ExactLayerAccess):
                 except Exception as exc:
                     bad[k] = f"{type(exc).__name__}: {exc}"
         return ClipReport(self.path, self.num_scenes, bad, report)
-
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> Clip:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _codec_for(header, path: str, device: str) -> SceneCodec:

@@ -28,6 +28,7 @@ from spkc.errors import (
     SpkcError,
     UnsupportedVersionError,
 )
+from spkc.pipeline.frames import ReaderInfo, assemble, frame_range, iter_block_parts, iter_blocks
 
 
 def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: SpikeStreamCodec,
@@ -96,7 +97,7 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     )
 
 
-class StreamClip:
+class StreamClip(ReaderInfo):
     """A ``.spkc`` file of a spike-stream codec (e.g. ``exact``), opened by :func:`spkc.open`.
 
     Same reading interface as :class:`spkc.pipeline.clip.Clip` (``shape``, ``spikes``,
@@ -131,12 +132,7 @@ class StreamClip:
         #: blocks decoded so far, in order (for random-access checks and benchmarks)
         self.decoded_blocks: list[int] = []
 
-    # -- description -----------------------------------------------------------------------
-    @property
-    def header(self):
-        """The file header (:class:`spkc.container.Header`)."""
-        return self._reader.header
-
+    # -- description (header, metadata, shape, sizes, ratio: ReaderInfo) ---------------------
     @property
     def codec(self) -> SpikeStreamCodec:
         return self._codec
@@ -144,16 +140,6 @@ class StreamClip:
     @property
     def lossless(self) -> bool:
         return bool(self._codec.lossless)
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self._reader.metadata
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(T, H, W) of the spike stream."""
-        h = self._reader.header
-        return (int(self._reader.num_frames), int(h.height), int(h.width))
 
     @property
     def block_frames(self) -> int:
@@ -167,25 +153,6 @@ class StreamClip:
     def num_scenes(self) -> int:
         """Chunks in the container (= blocks; the container calls every chunk a scene)."""
         return self.num_blocks
-
-    @property
-    def complete(self) -> bool:
-        return bool(self._reader.complete)
-
-    @property
-    def file_bytes(self) -> int:
-        return int(self._reader.file_size)
-
-    @property
-    def bits_per_spike_pixel(self) -> float:
-        T, H, W = self.shape
-        return self.file_bytes * 8 / max(T * H * W, 1)
-
-    @property
-    def ratio(self) -> float:
-        """Compression ratio against 1 bit per spike-pixel raw."""
-        T, H, W = self.shape
-        return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def __repr__(self) -> str:
         T, H, W = self.shape
@@ -239,21 +206,10 @@ class StreamClip:
 
     # -- spikes ----------------------------------------------------------------------------
     def _range(self, start: int | None, stop: int | None) -> tuple[int, int]:
-        T = self.shape[0]
-        start = 0 if start is None else int(start)
-        stop = T if stop is None else int(stop)
-        if start < 0 or stop > T or start > stop:
-            raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
-        return start, stop
+        return frame_range(start, stop, self.shape[0], self.path)
 
     def _iter_parts(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-        if start >= stop:
-            return
-        B = self.block_frames
-        for k in range(start // B, (stop - 1) // B + 1):
-            first, end = self.block_range(k)
-            lo, hi = max(start, first), min(stop, end)
-            yield lo, self.block(k)[lo - first:hi - first]
+        return iter_block_parts(start, stop, self.block_frames, self.block_range, self.block)
 
     @property
     def has_exact(self) -> bool:
@@ -272,24 +228,15 @@ class StreamClip:
         nothing for a lossless codec."""
         self._check_exact(exact)
         start, stop = self._range(start, stop)
-        out = np.empty((stop - start, *self.shape[1:]), bool)
-        for lo, part in self._iter_parts(start, stop):
-            out[lo - start:lo - start + len(part)] = part
-        return out
+        return assemble(start, stop, *self.shape[1:], self._iter_parts(start, stop))
 
     def iter_spikes(self, block: int | None = None, start: int = 0,
                     stop: int | None = None, *, exact: bool = False) -> Iterator[np.ndarray]:
         """Yield spikes in pieces of ``block`` frames (default: one codec block each)."""
         self._check_exact(exact)
         start, stop = self._range(start, stop)
-        if block is None:
-            for _, part in self._iter_parts(start, stop):
-                yield part
-            return
-        if block < 1:
-            raise InputError(f"block must be >= 1, got {block}", self.path)
-        for a in range(start, stop, block):
-            yield self.spikes(a, min(a + block, stop))
+        yield from iter_blocks(block, start, stop, self._iter_parts(start, stop), self.spikes,
+                               self.path)
 
     def scene(self, k: int) -> np.ndarray:
         raise InputError(f"{self.header.codec!r} is a spike-stream codec: the file holds spikes, "
@@ -316,15 +263,6 @@ class StreamClip:
                 except BlockCorruptError as exc:
                     bad[k] = exc.problem
         return ClipReport(self.path, self.num_blocks, bad, report)
-
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> StreamClip:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
 
 def _stream_codec_for(header, path: str, device: str) -> SpikeStreamCodec:
