@@ -54,15 +54,8 @@ class Clip(ReaderInfo, GroupDecoding, ExactLayerAccess):
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
                  cache_scenes: int = 8, conceal: bool = False) -> None:
-        from spkc.container import SpkcReader
-
-        self.path = os.fspath(path)
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.conceal = bool(conceal)
-        #: scene -> (why it did not decode, the scene that stands in for it); with ``conceal``
-        self.concealed: dict[int, tuple[str, int]] = {}
-        self._reader = SpkcReader(self.path)
+        # concealed: scene -> (why it did not decode, the scene that stands in for it)
+        self._open_reader(path, device, batch_size, conceal)
         try:
             h = self._reader.header
             self._codec: SceneCodec = _codec_for(h, self.path, device)

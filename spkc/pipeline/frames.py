@@ -10,6 +10,7 @@ re-blocking them, and the description of the file they read. Low level: numpy an
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
@@ -79,6 +80,20 @@ class ReaderInfo:
     (``header``, ``metadata``, ``shape``, sizes, ratio) and closing it. Needs ``_reader``."""
 
     _reader: Any
+
+    def _open_reader(self, path: str | os.PathLike, device: str, batch_size: int,
+                     conceal: bool) -> None:
+        """Set ``path``, ``device``, ``batch_size``, ``conceal``, an empty ``concealed`` and
+        open ``_reader`` (the host's ``__init__`` closes it when the rest of its setup fails)."""
+        from spkc.container import SpkcReader
+
+        self.path = os.fspath(path)
+        self.device = device
+        self.batch_size = max(1, int(batch_size))
+        self.conceal = bool(conceal)
+        #: chunk -> (why it did not decode, what stands in for it); filled with ``conceal``
+        self.concealed: dict[int, tuple[str, int]] = {}
+        self._reader = SpkcReader(self.path)
 
     @property
     def header(self):

@@ -113,15 +113,8 @@ class StreamClip(ReaderInfo):
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
                  cache_blocks: int = 1, conceal: bool = False) -> None:
-        from spkc.container import SpkcReader
-
-        self.path = os.fspath(path)
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.conceal = bool(conceal)
-        #: block -> (why it did not decode, -1: no stand-in, read as no spikes); with ``conceal``
-        self.concealed: dict[int, tuple[str, int]] = {}
-        self._reader = SpkcReader(self.path)
+        # concealed: block -> (why it did not decode, -1: no stand-in, read as no spikes)
+        self._open_reader(path, device, batch_size, conceal)
         try:
             self._codec = _stream_codec_for(self._reader.header, self.path, device)
         except BaseException:
