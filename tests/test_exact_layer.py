@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import if_spikes, kill_writer_after
 from click.testing import CliRunner
 
 import spkc
@@ -30,22 +26,9 @@ VECTORS = REPO / "spec" / "decode-vectors"
 META = {"created": "2026-01-01T00:00:00+00:00"}  # fixed, so two compressions can be compared
 
 
-def _if_spikes(shape: tuple[int, int, int], seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    T, H, W = shape
-    rate = 0.02 + 0.38 * rng.random((H, W))
-    acc = rng.random((H, W))
-    out = np.zeros(shape, bool)
-    for t in range(T):
-        acc = acc + rate * (1 + 0.1 * np.sin(t / 7.0))
-        out[t] = acc >= 1
-        acc[out[t]] -= 1
-    return out
-
-
 @pytest.fixture(scope="module")
 def src(tmp_path_factory) -> tuple[Path, np.ndarray]:
-    s = _if_spikes((70, 12, 20), seed=3)
+    s = if_spikes((70, 12, 20), seed=3)
     p = tmp_path_factory.mktemp("layer") / "src.npy"
     np.save(p, s)
     return p, s
@@ -185,24 +168,11 @@ _KILL_SCRIPT = textwrap.dedent("""
 
 
 def test_killed_writer_leaves_every_flushed_layer_block(tmp_path: Path) -> None:
-    s = _if_spikes((1200, 8, 8), seed=7)
+    s = if_spikes((1200, 8, 8), seed=7)
     src = tmp_path / "long.npy"
     np.save(src, s)
     dst = tmp_path / "k.spkc"
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(src), str(dst)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        flushed = -1
-        deadline = time.monotonic() + 60
-        while flushed < 20 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            flushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+    flushed = kill_writer_after(_KILL_SCRIPT, [str(src), str(dst)], 20)
     assert flushed >= 20, "child did not write blocks"
     assert not dst.exists()
     part = Path(str(dst) + ".partial")
@@ -221,7 +191,7 @@ def test_killed_writer_leaves_every_flushed_layer_block(tmp_path: Path) -> None:
 
 
 def test_cli_compress_info_decompress_strip(tmp_path: Path) -> None:
-    s = _if_spikes((45, 10, 16), seed=5)
+    s = if_spikes((45, 10, 16), seed=5)
     src = tmp_path / "src.dat"
     write_spikes(src, s)
     dst, small = tmp_path / "c.spkc", tmp_path / "small.spkc"
