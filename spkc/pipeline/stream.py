@@ -13,7 +13,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,7 @@ from spkc.errors import (
     UnsupportedVersionError,
 )
 from spkc.pipeline.frames import ReaderInfo, assemble, frame_range, iter_block_parts, iter_blocks
+from spkc.pipeline.writing import file_metadata, progress_bar
 
 
 def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: SpikeStreamCodec,
@@ -39,7 +39,6 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     Memory is bounded by one block (``codec.block_frames`` frames) plus its coded bytes.
     Returns a :class:`spkc.pipeline.compress.CompressResult`.
     """
-    from spkc._version import __version__
     from spkc.container import Header, SpkcWriter
     from spkc.io import open_spikes
     from spkc.pipeline.results import CompressResult
@@ -54,21 +53,8 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
         header = Header(height=H, width=W, frames_per_scene=B, frame_rate=float(frame_rate),
                         codec=codec.name, codec_version=str(codec.version),
                         codec_config=codec.get_config(), codec_identity=codec.identity())
-        meta: dict[str, Any] = {
-            "source": Path(src).name,
-            "source_frames": int(T),
-            "source_format": Path(src).suffix.lower().lstrip("."),
-            "capture_rate_hz": float(frame_rate),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "writer": f"spkc {__version__}",
-        }
-        meta.update(dict(metadata or {}))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=T, unit="frame", unit_scale=True, desc=f"compress {codec.name}",
-                       dynamic_ncols=True)
+        meta = file_metadata(src, T, frame_rate, metadata, source_format=True)
+        bar = progress_bar(progress, T, codec.name)
         payload_bytes = 0
         try:
             with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
