@@ -11,13 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spkc.codecs import SceneCodec, codec_from_config
+from spkc.codecs import SceneCodec
 
 if TYPE_CHECKING:
     from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.exact_layer import ExactLayerAccess
-from spkc.pipeline.frames import ReaderInfo, assemble, check_block, frame_range
+from spkc.pipeline.frames import (
+    ReaderInfo,
+    assemble,
+    check_block,
+    codec_from_header,
+    frame_range,
+)
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.pipeline.results import ClipReport
 from spkc.spikes.regenerate import (
@@ -340,16 +346,7 @@ class Clip(ReaderInfo, GroupDecoding, ExactLayerAccess):
 
 
 def _codec_for(header, path: str, device: str) -> SceneCodec:
-    try:
-        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
-    except SpkcError as exc:
-        if exc.path is None:  # name the file the user opened
-            raise type(exc)(exc.problem, path) from exc
-        raise
-    if str(codec.version) != str(header.codec_version):
-        raise UnsupportedVersionError(
-            f"made with {header.codec} bitstream version {header.codec_version}; this install "
-            f"decodes version {codec.version}", path)
+    codec = codec_from_header(header, path, device)
     identity = {k: v for k, v in dict(header.codec_identity).items()
                 if not k.startswith("reconstructor_")}
     codec.check_identity(identity, path)

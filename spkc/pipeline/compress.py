@@ -14,11 +14,11 @@ import numpy as np
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec, get_codec_class
 from spkc.codecs.base import InterSceneCodec
 from spkc.codecs.stream_base import is_stream_codec
-from spkc.errors import InputError, OutputError, SpkcError
+from spkc.errors import InputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.pipeline.results import CompressResult
-from spkc.pipeline.writing import file_metadata, progress_bar
+from spkc.pipeline.writing import file_metadata, progress_bar, writing
 from spkc.spikes.regenerate import RegenParams
 
 if TYPE_CHECKING:
@@ -252,7 +252,7 @@ def compress(
         meta = file_metadata(src, T, frame_rate, metadata, preset=settings.preset)
         bar = progress_bar(progress, T, codec)
         payload_bytes = 0
-        try:
+        with writing(dst, bar):
             motion = None
             if regen.interpolation == "motion":
                 from spkc.pipeline.motion_side import MotionSideInfo
@@ -314,13 +314,6 @@ def compress(
                     write(pay, n)
                 if xenc is not None:
                     xenc.finish()
-        except SpkcError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", dst) from exc
-        finally:
-            if bar is not None:
-                bar.close()
     file_bytes = dst.stat().st_size
     bits = file_bytes * 8 / (T * H * W)
     return CompressResult(

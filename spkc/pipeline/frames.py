@@ -4,8 +4,9 @@
 (:class:`spkc.pipeline.exact_layer.ExactLayer`) all answer ``spikes(start, stop)`` and
 ``iter_spikes(block, start, stop)`` from pieces of decoded frames; this module holds the parts
 they share: the range check, cutting block-coded frames to a request, assembling pieces and
-re-blocking them, and the description of the file they read. Low level: numpy and
-:mod:`spkc.errors` only.
+re-blocking them, the description of the file they read, and the codec its header names.
+Low level: numpy and :mod:`spkc.errors` (the codec registry only inside
+:func:`codec_from_header`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,26 @@ from typing import Any
 
 import numpy as np
 
-from spkc.errors import InputError
+from spkc.errors import InputError, SpkcError, UnsupportedVersionError
+
+
+def codec_from_header(header, path: str, device: str) -> Any:
+    """The codec ``header`` names, built from its config; SpkcError naming ``path`` when this
+    install lacks it or decodes another bitstream version (identity is checked by the caller)."""
+    from spkc.codecs import codec_from_config
+
+    try:
+        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
+    except SpkcError as exc:
+        if exc.path is None:  # name the file the user opened
+            raise type(exc)(exc.problem, path) from exc
+        raise
+    if str(codec.version) != str(header.codec_version):
+        raise UnsupportedVersionError(
+            f"made with {header.codec} bitstream version {header.codec_version}; this install "
+            f"decodes version {codec.version}", path)
+    return codec
+
 
 #: (first frame, spikes) pieces covering a request, in order
 Parts = Iterable[tuple[int, np.ndarray]]

@@ -22,13 +22,19 @@ from spkc.codecs.stream_base import BLOCK_PAYLOAD, SpikeStreamCodec
 from spkc.errors import (
     BlockCorruptError,
     InputError,
-    OutputError,
     SceneCorruptError,
     SpkcError,
     UnsupportedVersionError,
 )
-from spkc.pipeline.frames import ReaderInfo, assemble, frame_range, iter_block_parts, iter_blocks
-from spkc.pipeline.writing import file_metadata, progress_bar
+from spkc.pipeline.frames import (
+    ReaderInfo,
+    assemble,
+    codec_from_header,
+    frame_range,
+    iter_block_parts,
+    iter_blocks,
+)
+from spkc.pipeline.writing import file_metadata, progress_bar, writing
 
 
 def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: SpikeStreamCodec,
@@ -56,7 +62,7 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
         meta = file_metadata(src, T, frame_rate, metadata, source_format=True)
         bar = progress_bar(progress, T, codec.name)
         payload_bytes = 0
-        try:
+        with writing(dst, bar):
             with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
                 for a in range(0, T, B):
                     block = source.read(a, min(a + B, T))
@@ -67,13 +73,6 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
                         bar.update(len(block))
                         bar.set_postfix(ratio=f"{bar.n * H * W / 8 / max(payload_bytes, 1):.2f}x",
                                         refresh=False)
-        except SpkcError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", dst) from exc
-        finally:
-            if bar is not None:
-                bar.close()
     file_bytes = dst.stat().st_size
     return CompressResult(
         path=str(dst), num_frames=T, height=H, width=W, num_scenes=-(-T // B),
@@ -245,18 +244,7 @@ class StreamClip(ReaderInfo):
 
 
 def _stream_codec_for(header, path: str, device: str) -> SpikeStreamCodec:
-    from spkc.codecs import codec_from_config
-
-    try:
-        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
-    except SpkcError as exc:
-        if exc.path is None:
-            raise type(exc)(exc.problem, path) from exc
-        raise
-    if str(codec.version) != str(header.codec_version):
-        raise UnsupportedVersionError(
-            f"made with {header.codec} bitstream version {header.codec_version}; this install "
-            f"decodes version {codec.version}", path)
+    codec = codec_from_header(header, path, device)
     if not isinstance(codec, SpikeStreamCodec):
         raise InputError(f"codec {header.codec!r} is not a spike-stream codec", path)
     if codec.block_frames != header.frames_per_scene:

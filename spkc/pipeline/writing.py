@@ -5,10 +5,13 @@ the file's metadata and the progress bar. No pipeline imports."""
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+from spkc.errors import OutputError, SpkcError
 
 
 def file_metadata(src: str | os.PathLike, num_frames: int, frame_rate: float,
@@ -39,3 +42,18 @@ def progress_bar(progress: bool, num_frames: int, codec: str):
 
     return tqdm(total=num_frames, unit="frame", unit_scale=True, desc=f"compress {codec}",
                 dynamic_ncols=True)
+
+
+@contextmanager
+def writing(dst: str | os.PathLike, bar) -> Iterator[None]:
+    """Around a writer's loop: an OSError becomes OutputError naming ``dst`` (SpkcError
+    passes as it is), and the progress ``bar`` (or None) is closed however the loop ends."""
+    try:
+        yield
+    except SpkcError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write: {exc.strerror or exc}", dst) from exc
+    finally:
+        if bar is not None:
+            bar.close()
