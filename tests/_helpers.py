@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import textwrap
 import time
 
 import numpy as np
@@ -45,3 +46,22 @@ def kill_writer_after(script: str, args: list[str], flushed: int, timeout: float
         proc.wait()
         proc.stdout.close()
     return last
+
+
+def slow_exact_writer(call: str) -> str:
+    """A script for :func:`kill_writer_after`: ``ExactCodec.encode_block`` slowed down and
+    printing, before it codes block n, that block n-1 was handed to the writer (and so
+    flushed); then ``call`` (which reads its paths from ``sys.argv``)."""
+    return textwrap.dedent("""
+        import sys, time
+        import spkc
+        from spkc.codecs.exact import ExactCodec
+        enc = ExactCodec.encode_block
+        n = [0]
+        def slow(self, s):
+            print(n[0] - 1, flush=True)
+            n[0] += 1
+            time.sleep(0.01)
+            return enc(self, s)
+        ExactCodec.encode_block = slow
+    """) + textwrap.dedent(call)

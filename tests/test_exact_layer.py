@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import textwrap
 from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import if_spikes, kill_writer_after
+from _helpers import if_spikes, kill_writer_after, slow_exact_writer
 from click.testing import CliRunner
 
 import spkc
@@ -149,19 +148,7 @@ def test_damage_to_one_layer_block(tmp_path: Path, src) -> None:
     assert r.exit_code == 1 and "exact layer block 1" in r.output
 
 
-_KILL_SCRIPT = textwrap.dedent("""
-    import sys, time
-    import spkc
-    from spkc.codecs.exact import ExactCodec
-    enc = ExactCodec.encode_block
-    n = [0]
-    def slow(self, s):
-        # layer block n-1 was handed to the writer (and flushed) before block n is encoded
-        print(n[0] - 1, flush=True)
-        n[0] += 1
-        time.sleep(0.01)
-        return enc(self, s)
-    ExactCodec.encode_block = slow
+_KILL_SCRIPT = slow_exact_writer("""
     spkc.compress(sys.argv[1], sys.argv[2], codec="raw", frames_per_scene=4, exact=True,
                   exact_block_frames=4, quality=1)
 """)
