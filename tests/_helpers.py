@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -65,3 +66,17 @@ def slow_exact_writer(call: str) -> str:
             return enc(self, s)
         ExactCodec.encode_block = slow
     """) + textwrap.dedent(call)
+
+
+def killed_exact_write(tmp_path: Path, call: str, spikes: np.ndarray,
+                       flushed: int) -> tuple[Path, int]:
+    """Save ``spikes`` as ``long.npy``, run ``call`` (reading it, writing ``k.spkc``) under
+    :func:`slow_exact_writer` and kill it after block ``flushed``. Returns the ``.partial``
+    file it left and the last block it reported flushed."""
+    src = tmp_path / "long.npy"
+    np.save(src, spikes)
+    dst = tmp_path / "k.spkc"
+    last = kill_writer_after(slow_exact_writer(call), [str(src), str(dst)], flushed)
+    assert last >= flushed, "child did not write blocks"
+    assert not dst.exists()
+    return Path(str(dst) + ".partial"), last

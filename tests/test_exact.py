@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import if_spikes, kill_writer_after, slow_exact_writer
+from _helpers import if_spikes, killed_exact_write
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -234,20 +234,14 @@ def test_damage_is_confined_to_one_block(tmp_path: Path, clip_npy) -> None:
     assert r.exit_code == 1 and "block 2" in r.output and "Traceback" not in r.output
 
 
-_KILL_SCRIPT = slow_exact_writer("""
+_KILL_CALL = """
     spkc.compress(sys.argv[1], sys.argv[2], codec="exact", codec_options={"block_frames": 2})
-""")
+"""
 
 
 def test_killed_writer_leaves_every_flushed_block(tmp_path: Path) -> None:
     s = if_spikes((2000, 6, 7), seed=7)
-    src = tmp_path / "long.npy"
-    np.save(src, s)
-    dst = tmp_path / "k.spkc"
-    flushed = kill_writer_after(_KILL_SCRIPT, [str(src), str(dst)], 30)
-    assert flushed >= 30, "child did not write blocks"
-    assert not dst.exists()
-    part = Path(str(dst) + ".partial")
+    part, flushed = killed_exact_write(tmp_path, _KILL_CALL, s, 30)
     with spkc.open(part) as clip:
         assert not clip.complete and clip.num_blocks >= flushed + 1
         T = clip.shape[0]

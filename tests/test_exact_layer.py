@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from _helpers import if_spikes, kill_writer_after, slow_exact_writer
+from _helpers import if_spikes, killed_exact_write
 from click.testing import CliRunner
 
 import spkc
@@ -148,21 +148,15 @@ def test_damage_to_one_layer_block(tmp_path: Path, src) -> None:
     assert r.exit_code == 1 and "exact layer block 1" in r.output
 
 
-_KILL_SCRIPT = slow_exact_writer("""
+_KILL_CALL = """
     spkc.compress(sys.argv[1], sys.argv[2], codec="raw", frames_per_scene=4, exact=True,
                   exact_block_frames=4, quality=1)
-""")
+"""
 
 
 def test_killed_writer_leaves_every_flushed_layer_block(tmp_path: Path) -> None:
     s = if_spikes((1200, 8, 8), seed=7)
-    src = tmp_path / "long.npy"
-    np.save(src, s)
-    dst = tmp_path / "k.spkc"
-    flushed = kill_writer_after(_KILL_SCRIPT, [str(src), str(dst)], 20)
-    assert flushed >= 20, "child did not write blocks"
-    assert not dst.exists()
-    part = Path(str(dst) + ".partial")
+    part, flushed = killed_exact_write(tmp_path, _KILL_CALL, s, 20)
     with spkc.open(part) as clip:
         assert not clip.complete and clip.has_exact
         n = flushed + 1
