@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import struct
-import subprocess
-import sys
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
 import zstandard
+from _helpers import kill_writer_after
 from click.testing import CliRunner
 
 from spkc.container import Header, SpkcReader, SpkcWriter, repair
@@ -297,20 +294,7 @@ _KILL_SCRIPT = textwrap.dedent("""
 
 def test_kill_9_mid_write_then_recover(tmp_path: Path) -> None:
     p = tmp_path / "killed.spkc"
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(p)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        flushed = -1
-        deadline = time.monotonic() + 60
-        while flushed < 40 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            flushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
+    flushed = kill_writer_after(_KILL_SCRIPT, [str(p)], 40)
     assert flushed >= 40, "child did not write scenes"
     assert not p.exists()
     part = Path(str(p) + ".partial")

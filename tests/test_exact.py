@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import if_spikes, killed_exact_write
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,21 +28,6 @@ VECTORS = REPO / "spec" / "exact-vectors"
 needs_kernel = pytest.mark.skipif(not kernel_available(), reason="exact kernel not built")
 
 
-def _if_spikes(shape: tuple[int, int, int], seed: int, rate_lo: float = 0.02,
-               rate_hi: float = 0.4) -> np.ndarray:
-    """Integrate-and-fire spikes of a smooth random rate map (what the model is built for)."""
-    rng = np.random.default_rng(seed)
-    T, H, W = shape
-    rate = rate_lo + (rate_hi - rate_lo) * rng.random((1, H, W))
-    acc = rng.random((H, W))
-    out = np.zeros(shape, bool)
-    for t in range(T):
-        acc = acc + rate[0] * (1 + 0.1 * np.sin(t / 7.0))
-        out[t] = acc >= 1
-        acc[out[t]] -= 1
-    return out
-
-
 def _blocks(draw_pattern: str, shape: tuple[int, int, int], rate: float, seed: int) -> np.ndarray:
     rng = np.random.default_rng(seed)
     if draw_pattern == "zeros":
@@ -61,7 +41,7 @@ def _blocks(draw_pattern: str, shape: tuple[int, int, int], rate: float, seed: i
         t, y, x = np.indices(shape)
         return (t + y + x) % 2 == 0
     if draw_pattern == "if":
-        return _if_spikes(shape, seed)
+        return if_spikes(shape, seed)
     return rng.random(shape) < rate
 
 
@@ -101,7 +81,7 @@ def test_codec_round_trip_and_never_expands(shape, pattern, rate, seed) -> None:
 
 def test_model_beats_raw_on_integrate_and_fire_and_falls_back_on_noise() -> None:
     codec = ExactCodec(block_frames=128)
-    s = _if_spikes((128, 24, 32), seed=1)
+    s = if_spikes((128, 24, 32), seed=1)
     data = codec.encode_block(s)
     assert data[0] == METHOD_MODEL and len(data) < s.size / 8 / 2.5
     noise = np.random.default_rng(2).random((64, 16, 16)) < 0.5
@@ -137,7 +117,7 @@ def test_interface_and_registry() -> None:
 # -- container and pipeline ----------------------------------------------------------------------
 @pytest.fixture
 def clip_npy(tmp_path: Path) -> tuple[Path, np.ndarray]:
-    s = _if_spikes((47, 20, 28), seed=3)
+    s = if_spikes((47, 20, 28), seed=3)
     s[10:12] = False  # a dark stretch
     p = tmp_path / "src.npy"
     np.save(p, s)
@@ -189,7 +169,7 @@ def test_pipeline_lengths_not_a_multiple_of_the_block(tmp_path: Path, T, block, 
 
 
 def test_h5_source_round_trip(tmp_path: Path) -> None:
-    s = _if_spikes((21, 9, 13), seed=8)
+    s = if_spikes((21, 9, 13), seed=8)
     src = tmp_path / "a.h5"
     write_spikes(src, s)
     dst = tmp_path / "a.spkc"
@@ -203,7 +183,7 @@ def test_pure_python_fallback_decodes_the_same(monkeypatch) -> None:
     import spkc.codecs.exact as exact_mod
 
     codec = ExactCodec(block_frames=16)
-    s = _if_spikes((16, 6, 8), seed=9)
+    s = if_spikes((16, 6, 8), seed=9)
     data = codec.encode_block(s)
     monkeypatch.setattr(exact_mod, "_kernel", None)
     monkeypatch.setattr(ExactCodec, "_warned", False)
@@ -213,7 +193,7 @@ def test_pure_python_fallback_decodes_the_same(monkeypatch) -> None:
 
 
 def test_dat_round_trip_is_byte_identical(tmp_path: Path) -> None:
-    s = _if_spikes((33, 16, 24), seed=5)
+    s = if_spikes((33, 16, 24), seed=5)
     src = tmp_path / "a.dat"
     write_spikes(src, s)
     dst = tmp_path / "a.spkc"
@@ -254,45 +234,14 @@ def test_damage_is_confined_to_one_block(tmp_path: Path, clip_npy) -> None:
     assert r.exit_code == 1 and "block 2" in r.output and "Traceback" not in r.output
 
 
-_KILL_SCRIPT = textwrap.dedent("""
-    import sys, time
-    import spkc
-    from spkc.codecs.exact import ExactCodec
-    enc = ExactCodec.encode_block
-    n = [0]
-    def slow(self, s):
-        # block n-1 was handed to the writer (and flushed) before block n is encoded
-        print(n[0] - 1, flush=True)
-        n[0] += 1
-        time.sleep(0.01)
-        return enc(self, s)
-    ExactCodec.encode_block = slow
+_KILL_CALL = """
     spkc.compress(sys.argv[1], sys.argv[2], codec="exact", codec_options={"block_frames": 2})
-""")
+"""
 
 
 def test_killed_writer_leaves_every_flushed_block(tmp_path: Path) -> None:
-    s = _if_spikes((2000, 6, 7), seed=7)
-    src = tmp_path / "long.npy"
-    np.save(src, s)
-    dst = tmp_path / "k.spkc"
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(src), str(dst)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        flushed = -1
-        deadline = time.monotonic() + 60
-        while flushed < 30 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            flushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    assert flushed >= 30, "child did not write blocks"
-    assert not dst.exists()
-    part = Path(str(dst) + ".partial")
+    s = if_spikes((2000, 6, 7), seed=7)
+    part, flushed = killed_exact_write(tmp_path, _KILL_CALL, s, 30)
     with spkc.open(part) as clip:
         assert not clip.complete and clip.num_blocks >= flushed + 1
         T = clip.shape[0]

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _helpers import if_spikes, killed_exact_write
 from click.testing import CliRunner
 
 import spkc
@@ -30,22 +25,9 @@ VECTORS = REPO / "spec" / "decode-vectors"
 META = {"created": "2026-01-01T00:00:00+00:00"}  # fixed, so two compressions can be compared
 
 
-def _if_spikes(shape: tuple[int, int, int], seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    T, H, W = shape
-    rate = 0.02 + 0.38 * rng.random((H, W))
-    acc = rng.random((H, W))
-    out = np.zeros(shape, bool)
-    for t in range(T):
-        acc = acc + rate * (1 + 0.1 * np.sin(t / 7.0))
-        out[t] = acc >= 1
-        acc[out[t]] -= 1
-    return out
-
-
 @pytest.fixture(scope="module")
 def src(tmp_path_factory) -> tuple[Path, np.ndarray]:
-    s = _if_spikes((70, 12, 20), seed=3)
+    s = if_spikes((70, 12, 20), seed=3)
     p = tmp_path_factory.mktemp("layer") / "src.npy"
     np.save(p, s)
     return p, s
@@ -166,46 +148,15 @@ def test_damage_to_one_layer_block(tmp_path: Path, src) -> None:
     assert r.exit_code == 1 and "exact layer block 1" in r.output
 
 
-_KILL_SCRIPT = textwrap.dedent("""
-    import sys, time
-    import spkc
-    from spkc.codecs.exact import ExactCodec
-    enc = ExactCodec.encode_block
-    n = [0]
-    def slow(self, s):
-        # layer block n-1 was handed to the writer (and flushed) before block n is encoded
-        print(n[0] - 1, flush=True)
-        n[0] += 1
-        time.sleep(0.01)
-        return enc(self, s)
-    ExactCodec.encode_block = slow
+_KILL_CALL = """
     spkc.compress(sys.argv[1], sys.argv[2], codec="raw", frames_per_scene=4, exact=True,
                   exact_block_frames=4, quality=1)
-""")
+"""
 
 
 def test_killed_writer_leaves_every_flushed_layer_block(tmp_path: Path) -> None:
-    s = _if_spikes((1200, 8, 8), seed=7)
-    src = tmp_path / "long.npy"
-    np.save(src, s)
-    dst = tmp_path / "k.spkc"
-    proc = subprocess.Popen([sys.executable, "-c", _KILL_SCRIPT, str(src), str(dst)],
-                            stdout=subprocess.PIPE, text=True)
-    try:
-        flushed = -1
-        deadline = time.monotonic() + 60
-        while flushed < 20 and time.monotonic() < deadline:
-            line = proc.stdout.readline()
-            if not line:
-                break
-            flushed = int(line)
-    finally:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait()
-        proc.stdout.close()
-    assert flushed >= 20, "child did not write blocks"
-    assert not dst.exists()
-    part = Path(str(dst) + ".partial")
+    s = if_spikes((1200, 8, 8), seed=7)
+    part, flushed = killed_exact_write(tmp_path, _KILL_CALL, s, 20)
     with spkc.open(part) as clip:
         assert not clip.complete and clip.has_exact
         n = flushed + 1
@@ -221,7 +172,7 @@ def test_killed_writer_leaves_every_flushed_layer_block(tmp_path: Path) -> None:
 
 
 def test_cli_compress_info_decompress_strip(tmp_path: Path) -> None:
-    s = _if_spikes((45, 10, 16), seed=5)
+    s = if_spikes((45, 10, 16), seed=5)
     src = tmp_path / "src.dat"
     write_spikes(src, s)
     dst, small = tmp_path / "c.spkc", tmp_path / "small.spkc"

@@ -15,7 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from spkc.codecs._image import corrupt, get_payload, unseal
+from spkc.codecs._image import (
+    check_plane,
+    corrupt,
+    from_uint,
+    get_payload,
+    optional_module,
+    unseal,
+)
 from spkc.codecs.base import Payloads
 from spkc.errors import CodecUnavailableError, SceneCorruptError
 
@@ -81,3 +88,43 @@ def decode_packets(av: Any, decoder: str, packets: Sequence[bytes], codec: str,
         err.scene = min(len(planes), len(packets) - 1)
         raise err
     return planes
+
+
+def video_availability(encoder: str, decoder: str, decoder_label: str,
+                       pix_fmts: Sequence[str]) -> tuple[bool, str]:
+    """``availability()`` of a PyAV video codec: PyAV is installed and its build has the
+    ``encoder`` (able to code every one of ``pix_fmts``) and the ``decoder``."""
+    av, reason = optional_module("av")
+    if av is None:
+        return False, reason
+    try:
+        enc = av.codec.Codec(encoder, "w")
+        av.codec.Codec(decoder, "r")
+    except Exception as exc:  # av raises UnknownCodecError / ValueError by version
+        return False, f"this PyAV build lacks {encoder} or {decoder_label} ({exc})"
+    formats = {f.name for f in (enc.video_formats or ())}
+    if not set(pix_fmts) <= formats:
+        return False, f"this PyAV build's {encoder} cannot code {' / '.join(pix_fmts)}"
+    return True, ""
+
+
+def check_format(frame: Any, expected: str, codec: str) -> Any:
+    """``frame`` when its pixel format is ``expected``, else SceneCorruptError."""
+    if frame.format.name != expected:
+        raise corrupt(codec, f"decoded picture is {frame.format.name}, expected {expected}")
+    return frame
+
+
+def planes_to_scenes(planes: Sequence[np.ndarray], shape: tuple[int, int], bit_depth: int,
+                     codec: str) -> np.ndarray:
+    """Decoded integer planes of a group -> scenes (n, H, W) float32 in [0, 1], cropped to
+    ``shape``; SceneCorruptError(scene=j) for the first plane that does not fit."""
+    h, w = shape
+    out = np.empty((len(planes), h, w), np.float32)
+    for j, plane in enumerate(planes):
+        try:
+            out[j] = from_uint(check_plane(plane, (h, w), bit_depth, codec), bit_depth)
+        except SceneCorruptError as exc:
+            exc.scene = j
+            raise
+    return out

@@ -35,20 +35,23 @@ from typing import Any, ClassVar
 import numpy as np
 
 from spkc.codecs._image import (
-    check_plane,
     check_scenes,
     check_shape,
-    corrupt,
-    from_uint,
     option_choice,
-    optional_module,
     pad_plane,
     quality_setting,
     require_module,
     seal,
     to_uint,
 )
-from spkc.codecs._video import decode_packets, encode_frames, unseal_group
+from spkc.codecs._video import (
+    check_format,
+    decode_packets,
+    encode_frames,
+    planes_to_scenes,
+    unseal_group,
+    video_availability,
+)
 from spkc.codecs.base import EncodeContext, InterSceneCodec, Payloads
 from spkc.errors import SceneCorruptError
 
@@ -74,18 +77,7 @@ class Av1Codec(InterSceneCodec):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        av, reason = optional_module("av")
-        if av is None:
-            return False, reason
-        try:
-            enc = av.codec.Codec("libsvtav1", "w")
-            av.codec.Codec("libdav1d", "r")
-        except Exception as exc:  # av raises UnknownCodecError / ValueError by version
-            return False, f"this PyAV build lacks libsvtav1 or libdav1d ({exc})"
-        formats = {f.name for f in (enc.video_formats or ())}
-        if not set(_PIX_FMT.values()) <= formats:
-            return False, "this PyAV build's libsvtav1 cannot code yuv420p / yuv420p10le"
-        return True, ""
+        return video_availability("libsvtav1", "libdav1d", "libdav1d", tuple(_PIX_FMT.values()))
 
     def _encoder(self, av: Any, h: int, w: int, keyint: int) -> Any:
         # SVT-AV1 logs its banner at "info" level to stderr unless told otherwise
@@ -136,11 +128,7 @@ class Av1Codec(InterSceneCodec):
         return [{"img": seal(p)} for p in packets]
 
     def _read(self, frame: Any) -> np.ndarray:
-        expected = _PIX_FMT[self.bit_depth]
-        if frame.format.name != expected:
-            raise corrupt(self.name, f"decoded picture is {frame.format.name}, "
-                                     f"expected {expected}")
-        luma = frame.planes[0]
+        luma = check_format(frame, _PIX_FMT[self.bit_depth], self.name).planes[0]
         dtype = np.dtype(np.uint16 if self.bit_depth > 8 else np.uint8).newbyteorder("<")
         rows = np.frombuffer(luma, dtype).reshape(luma.height, -1)
         return rows[:, :luma.width].astype(dtype.newbyteorder("="))
@@ -160,12 +148,4 @@ class Av1Codec(InterSceneCodec):
                     raise
         else:
             planes = decode_packets(av, "libdav1d", packets, self.name, self._read)
-        out = np.empty((len(planes), h, w), np.float32)
-        for j, plane in enumerate(planes):
-            try:
-                out[j] = from_uint(check_plane(plane, (h, w), self.bit_depth, self.name),
-                                   self.bit_depth)
-            except SceneCorruptError as exc:
-                exc.scene = j
-                raise
-        return out
+        return planes_to_scenes(planes, (h, w), self.bit_depth, self.name)

@@ -46,7 +46,6 @@ from spkc.codecs._image import (
     from_uint,
     get_payload,
     option_choice,
-    optional_module,
     pad_plane,
     quality_setting,
     require_module,
@@ -54,7 +53,14 @@ from spkc.codecs._image import (
     to_uint,
     unseal,
 )
-from spkc.codecs._video import decode_packets, encode_frames, unseal_group
+from spkc.codecs._video import (
+    check_format,
+    decode_packets,
+    encode_frames,
+    planes_to_scenes,
+    unseal_group,
+    video_availability,
+)
 from spkc.codecs.base import EncodeContext, InterSceneCodec, Payloads
 from spkc.errors import CodecUnavailableError, SceneCorruptError
 
@@ -88,18 +94,8 @@ class HevcCodec(InterSceneCodec):
 
     @classmethod
     def availability(cls) -> tuple[bool, str]:
-        av, reason = optional_module("av")
-        if av is None:
-            return False, reason
-        try:
-            enc = av.codec.Codec("libx265", "w")
-            av.codec.Codec("hevc", "r")
-        except Exception as exc:  # av raises UnknownCodecError / ValueError by version
-            return False, f"this PyAV build lacks libx265 or the hevc decoder ({exc})"
-        formats = {f.name for f in (enc.video_formats or ())}
-        if not {"gray", "gray10le"} <= formats:
-            return False, "this PyAV build's libx265 cannot code gray / gray10le"
-        return True, ""
+        return video_availability("libx265", "hevc", "the hevc decoder",
+                                  tuple(_PIX_FMT.values()))
 
     def _x265_params(self, keyint: int = 1) -> str:
         params = [
@@ -156,11 +152,7 @@ class HevcCodec(InterSceneCodec):
         return [{"img": seal(p)} for p in encode_frames(ctx, frames, self.name)]
 
     def _read(self, frame: Any) -> np.ndarray:
-        expected = _PIX_FMT[self.bit_depth]
-        if frame.format.name != expected:
-            raise corrupt(self.name, f"decoded picture is {frame.format.name}, "
-                                     f"expected {expected}")
-        return frame.to_ndarray()
+        return check_format(frame, _PIX_FMT[self.bit_depth], self.name).to_ndarray()
 
     def decode_group(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:
         """Payload sets of a group prefix -> scenes (n, H, W) float32 in [0, 1]."""
@@ -170,15 +162,7 @@ class HevcCodec(InterSceneCodec):
         av = require_module("av", "hevc")
         packets = unseal_group(payloads, self.name)
         planes = decode_packets(av, "hevc", packets, self.name, self._read)
-        out = np.empty((len(planes), h, w), np.float32)
-        for j, plane in enumerate(planes):
-            try:
-                out[j] = from_uint(check_plane(plane, (h, w), self.bit_depth, self.name),
-                                   self.bit_depth)
-            except SceneCorruptError as exc:
-                exc.scene = j
-                raise
-        return out
+        return planes_to_scenes(planes, (h, w), self.bit_depth, self.name)
 
     def _decode_one(self, av: Any, data: bytes, shape: tuple[int, int]) -> np.ndarray:
         ctx = av.CodecContext.create("hevc", "r")
@@ -189,12 +173,7 @@ class HevcCodec(InterSceneCodec):
             raise corrupt(self.name, "cannot decode HEVC bitstream", exc) from exc
         if len(frames) != 1:
             raise corrupt(self.name, f"HEVC bitstream holds {len(frames)} pictures, expected 1")
-        frame = frames[0]
-        expected = _PIX_FMT[self.bit_depth]
-        if frame.format.name != expected:
-            raise corrupt(self.name, f"decoded picture is {frame.format.name}, "
-                                     f"expected {expected}")
-        plane = frame.to_ndarray()
+        plane = self._read(frames[0])
         return check_plane(plane, shape, self.bit_depth, self.name)
 
     def decode(self, payloads: Sequence[Payloads], shape: tuple[int, int]) -> np.ndarray:

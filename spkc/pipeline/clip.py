@@ -11,12 +11,19 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spkc.codecs import SceneCodec, codec_from_config
+from spkc.codecs import SceneCodec
 
 if TYPE_CHECKING:
     from spkc.pipeline.stream import StreamClip
 from spkc.errors import InputError, SceneCorruptError, SpkcError, UnsupportedVersionError
 from spkc.pipeline.exact_layer import ExactLayerAccess
+from spkc.pipeline.frames import (
+    ReaderInfo,
+    assemble,
+    check_block,
+    codec_from_header,
+    frame_range,
+)
 from spkc.pipeline.groups import GroupDecoding, check_group_codec
 from spkc.pipeline.results import ClipReport
 from spkc.spikes.regenerate import (
@@ -38,7 +45,7 @@ class DecodeStats:
     decoded_indices: list[int] = field(default_factory=list)
 
 
-class Clip(GroupDecoding, ExactLayerAccess):
+class Clip(ReaderInfo, GroupDecoding, ExactLayerAccess):
     """A .spkc file opened for decoding. Use :func:`spkc.open`.
 
     Decoding is exact: the same file gives the same spikes for a full decode, random access,
@@ -53,15 +60,8 @@ class Clip(GroupDecoding, ExactLayerAccess):
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
                  cache_scenes: int = 8, conceal: bool = False) -> None:
-        from spkc.container import SpkcReader
-
-        self.path = os.fspath(path)
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.conceal = bool(conceal)
-        #: scene -> (why it did not decode, the scene that stands in for it); with ``conceal``
-        self.concealed: dict[int, tuple[str, int]] = {}
-        self._reader = SpkcReader(self.path)
+        # concealed: scene -> (why it did not decode, the scene that stands in for it)
+        self._open_reader(path, device, batch_size, conceal)
         try:
             h = self._reader.header
             self._codec: SceneCodec = _codec_for(h, self.path, device)
@@ -91,45 +91,10 @@ class Clip(GroupDecoding, ExactLayerAccess):
                                2 * self.batch_size + 2)
         self.stats = DecodeStats()
 
-    # -- description -----------------------------------------------------------------------
-    @property
-    def header(self):
-        """The file header (:class:`spkc.container.Header`)."""
-        return self._reader.header
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self._reader.metadata
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(T, H, W) of the decoded spike stream."""
-        h = self._reader.header
-        return (int(self._reader.num_frames), int(h.height), int(h.width))
-
+    # -- description (header, metadata, shape, sizes, ratio: ReaderInfo) ---------------------
     @property
     def num_scenes(self) -> int:
         return int(self._reader.num_scenes)
-
-    @property
-    def complete(self) -> bool:
-        """False when the file was not closed by its writer (recovered by forward scan)."""
-        return bool(self._reader.complete)
-
-    @property
-    def file_bytes(self) -> int:
-        return int(self._reader.file_size)
-
-    @property
-    def bits_per_spike_pixel(self) -> float:
-        T, H, W = self.shape
-        return self.file_bytes * 8 / max(T * H * W, 1)
-
-    @property
-    def ratio(self) -> float:
-        """Compression ratio against 1 bit per spike-pixel raw."""
-        T, H, W = self.shape
-        return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def scene_payload_bytes(self, k: int) -> int:
         """Bytes of scene k's codec payloads (all its named bitstreams, not the pipeline's
@@ -311,16 +276,10 @@ class Clip(GroupDecoding, ExactLayerAccess):
         the source spikes from the file's exact layer instead (decoding only its blocks that
         cover the range; see :attr:`has_exact`)."""
         T, H, W = self.shape
-        start = 0 if start is None else int(start)
-        stop = T if stop is None else int(stop)
-        if start < 0 or stop > T or start > stop:
-            raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
+        start, stop = frame_range(start, stop, T, self.path)
         if exact:
             return self._exact_spikes(start, stop)
-        out = np.empty((stop - start, H, W), bool)
-        for first, block in self._iter_segments(start, stop):
-            out[first - start:first - start + len(block)] = block
-        return out
+        return assemble(start, stop, H, W, self._iter_segments(start, stop))
 
     def _iter_segments(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
         if start >= stop:
@@ -343,16 +302,13 @@ class Clip(GroupDecoding, ExactLayerAccess):
         T = self.shape[0]
         stop = T if stop is None else int(stop)
         if exact:
-            if not 0 <= int(start) <= stop <= T:
-                raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
-            yield from self._iter_exact(block, int(start), stop)
+            yield from self._iter_exact(block, *frame_range(start, stop, T, self.path))
             return
         if block is None:
             for _, seg in self._iter_segments(int(start), stop):
                 yield seg
             return
-        if block < 1:
-            raise InputError(f"block must be >= 1, got {block}", self.path)
+        check_block(block, self.path)
         buf: list[np.ndarray] = []
         have = 0
         for _, seg in self._iter_segments(int(start), stop):
@@ -388,27 +344,9 @@ class Clip(GroupDecoding, ExactLayerAccess):
                     bad[k] = f"{type(exc).__name__}: {exc}"
         return ClipReport(self.path, self.num_scenes, bad, report)
 
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> Clip:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _codec_for(header, path: str, device: str) -> SceneCodec:
-    try:
-        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
-    except SpkcError as exc:
-        if exc.path is None:  # name the file the user opened
-            raise type(exc)(exc.problem, path) from exc
-        raise
-    if str(codec.version) != str(header.codec_version):
-        raise UnsupportedVersionError(
-            f"made with {header.codec} bitstream version {header.codec_version}; this install "
-            f"decodes version {codec.version}", path)
+    codec = codec_from_header(header, path, device)
     identity = {k: v for k, v in dict(header.codec_identity).items()
                 if not k.startswith("reconstructor_")}
     codec.check_identity(identity, path)

@@ -6,20 +6,19 @@ import os
 import time
 from collections import deque
 from collections.abc import Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from spkc._version import __version__
 from spkc.codecs import DEFAULT_CODEC, EncodeContext, get_codec, get_codec_class
 from spkc.codecs.base import InterSceneCodec
 from spkc.codecs.stream_base import is_stream_codec
-from spkc.errors import InputError, OutputError, SpkcError
+from spkc.errors import InputError, SpkcError
 from spkc.pipeline.groups import GroupEncoder, group_length_of
 from spkc.pipeline.layout import SceneBatch, SceneLayout, iter_scene_batches
 from spkc.pipeline.results import CompressResult
+from spkc.pipeline.writing import file_metadata, progress_bar, writing
 from spkc.spikes.regenerate import RegenParams
 
 if TYPE_CHECKING:
@@ -250,23 +249,10 @@ def compress(
         )
         grouper = GroupEncoder(scene_codec) if isinstance(scene_codec, InterSceneCodec) \
             and scene_codec.group_length > 1 else None
-        meta: dict[str, Any] = {
-            "source": Path(src).name,
-            "source_frames": int(T),
-            "capture_rate_hz": float(frame_rate),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "writer": f"spkc {__version__}",
-            "preset": settings.preset,
-        }
-        meta.update(dict(metadata or {}))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=T, unit="frame", unit_scale=True, desc=f"compress {codec}",
-                       dynamic_ncols=True)
+        meta = file_metadata(src, T, frame_rate, metadata, preset=settings.preset)
+        bar = progress_bar(progress, T, codec)
         payload_bytes = 0
-        try:
+        with writing(dst, bar):
             motion = None
             if regen.interpolation == "motion":
                 from spkc.pipeline.motion_side import MotionSideInfo
@@ -328,13 +314,6 @@ def compress(
                     write(pay, n)
                 if xenc is not None:
                     xenc.finish()
-        except SpkcError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", dst) from exc
-        finally:
-            if bar is not None:
-                bar.close()
     file_bytes = dst.stat().st_size
     bits = file_bytes * 8 / (T * H * W)
     return CompressResult(

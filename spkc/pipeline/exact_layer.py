@@ -30,6 +30,7 @@ from spkc.errors import (
     SpkcError,
     UnsupportedVersionError,
 )
+from spkc.pipeline.frames import assemble, iter_block_parts, iter_blocks
 
 #: the stream codec of the exact layer (the only one written today)
 LAYER_CODEC = "exact"
@@ -171,21 +172,13 @@ class ExactLayer:
 
     def iter_parts(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
         """(first frame, spikes) pieces covering [start, stop), one per covering block."""
-        if start >= stop:
-            return
-        B = self.block_frames
-        for k in range(start // B, (stop - 1) // B + 1):
-            first, end = self._reader.layer_block_range(k)
-            lo, hi = max(start, first), min(stop, end)
-            yield lo, self.block(k)[lo - first:hi - first]
+        return iter_block_parts(start, stop, self.block_frames, self._reader.layer_block_range,
+                                self.block)
 
     def spikes(self, start: int, stop: int) -> np.ndarray:
         """Source spikes of frames [start, stop): (stop-start, H, W) bool."""
         h = self._reader.header
-        out = np.empty((stop - start, h.height, h.width), bool)
-        for lo, part in self.iter_parts(start, stop):
-            out[lo - start:lo - start + len(part)] = part
-        return out
+        return assemble(start, stop, h.height, h.width, self.iter_parts(start, stop))
 
     def verify(self) -> dict[int, str]:
         """Decode every block -> {block: why} for those that do not."""
@@ -288,11 +281,5 @@ class ExactLayerAccess:
 
     def _iter_exact(self, block: int | None, start: int, stop: int) -> Iterator[np.ndarray]:
         layer = self.exact_layer
-        if block is None:
-            for _, part in layer.iter_parts(start, stop):
-                yield part
-            return
-        if block < 1:
-            raise InputError(f"block must be >= 1, got {block}", self.path)
-        for a in range(start, stop, block):
-            yield layer.spikes(a, min(a + block, stop))
+        yield from iter_blocks(block, start, stop, layer.iter_parts(start, stop), layer.spikes,
+                               self.path)

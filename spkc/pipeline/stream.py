@@ -13,7 +13,6 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,19 @@ from spkc.codecs.stream_base import BLOCK_PAYLOAD, SpikeStreamCodec
 from spkc.errors import (
     BlockCorruptError,
     InputError,
-    OutputError,
     SceneCorruptError,
     SpkcError,
     UnsupportedVersionError,
 )
+from spkc.pipeline.frames import (
+    ReaderInfo,
+    assemble,
+    codec_from_header,
+    frame_range,
+    iter_block_parts,
+    iter_blocks,
+)
+from spkc.pipeline.writing import file_metadata, progress_bar, writing
 
 
 def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: SpikeStreamCodec,
@@ -38,7 +45,6 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     Memory is bounded by one block (``codec.block_frames`` frames) plus its coded bytes.
     Returns a :class:`spkc.pipeline.compress.CompressResult`.
     """
-    from spkc._version import __version__
     from spkc.container import Header, SpkcWriter
     from spkc.io import open_spikes
     from spkc.pipeline.results import CompressResult
@@ -53,23 +59,10 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
         header = Header(height=H, width=W, frames_per_scene=B, frame_rate=float(frame_rate),
                         codec=codec.name, codec_version=str(codec.version),
                         codec_config=codec.get_config(), codec_identity=codec.identity())
-        meta: dict[str, Any] = {
-            "source": Path(src).name,
-            "source_frames": int(T),
-            "source_format": Path(src).suffix.lower().lstrip("."),
-            "capture_rate_hz": float(frame_rate),
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "writer": f"spkc {__version__}",
-        }
-        meta.update(dict(metadata or {}))
-        bar = None
-        if progress:
-            from tqdm import tqdm
-
-            bar = tqdm(total=T, unit="frame", unit_scale=True, desc=f"compress {codec.name}",
-                       dynamic_ncols=True)
+        meta = file_metadata(src, T, frame_rate, metadata, source_format=True)
+        bar = progress_bar(progress, T, codec.name)
         payload_bytes = 0
-        try:
+        with writing(dst, bar):
             with SpkcWriter(dst, header, metadata=meta, keep_partial_on_error=False) as writer:
                 for a in range(0, T, B):
                     block = source.read(a, min(a + B, T))
@@ -80,13 +73,6 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
                         bar.update(len(block))
                         bar.set_postfix(ratio=f"{bar.n * H * W / 8 / max(payload_bytes, 1):.2f}x",
                                         refresh=False)
-        except SpkcError:
-            raise
-        except OSError as exc:
-            raise OutputError(f"cannot write: {exc.strerror or exc}", dst) from exc
-        finally:
-            if bar is not None:
-                bar.close()
     file_bytes = dst.stat().st_size
     return CompressResult(
         path=str(dst), num_frames=T, height=H, width=W, num_scenes=-(-T // B),
@@ -96,7 +82,7 @@ def compress_stream(src: str | os.PathLike, dst: str | os.PathLike, codec: Spike
     )
 
 
-class StreamClip:
+class StreamClip(ReaderInfo):
     """A ``.spkc`` file of a spike-stream codec (e.g. ``exact``), opened by :func:`spkc.open`.
 
     Same reading interface as :class:`spkc.pipeline.clip.Clip` (``shape``, ``spikes``,
@@ -112,15 +98,8 @@ class StreamClip:
 
     def __init__(self, path: str | os.PathLike, device: str = "cpu", batch_size: int = 4,
                  cache_blocks: int = 1, conceal: bool = False) -> None:
-        from spkc.container import SpkcReader
-
-        self.path = os.fspath(path)
-        self.device = device
-        self.batch_size = max(1, int(batch_size))
-        self.conceal = bool(conceal)
-        #: block -> (why it did not decode, -1: no stand-in, read as no spikes); with ``conceal``
-        self.concealed: dict[int, tuple[str, int]] = {}
-        self._reader = SpkcReader(self.path)
+        # concealed: block -> (why it did not decode, -1: no stand-in, read as no spikes)
+        self._open_reader(path, device, batch_size, conceal)
         try:
             self._codec = _stream_codec_for(self._reader.header, self.path, device)
         except BaseException:
@@ -131,12 +110,7 @@ class StreamClip:
         #: blocks decoded so far, in order (for random-access checks and benchmarks)
         self.decoded_blocks: list[int] = []
 
-    # -- description -----------------------------------------------------------------------
-    @property
-    def header(self):
-        """The file header (:class:`spkc.container.Header`)."""
-        return self._reader.header
-
+    # -- description (header, metadata, shape, sizes, ratio: ReaderInfo) ---------------------
     @property
     def codec(self) -> SpikeStreamCodec:
         return self._codec
@@ -144,16 +118,6 @@ class StreamClip:
     @property
     def lossless(self) -> bool:
         return bool(self._codec.lossless)
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return self._reader.metadata
-
-    @property
-    def shape(self) -> tuple[int, int, int]:
-        """(T, H, W) of the spike stream."""
-        h = self._reader.header
-        return (int(self._reader.num_frames), int(h.height), int(h.width))
 
     @property
     def block_frames(self) -> int:
@@ -167,25 +131,6 @@ class StreamClip:
     def num_scenes(self) -> int:
         """Chunks in the container (= blocks; the container calls every chunk a scene)."""
         return self.num_blocks
-
-    @property
-    def complete(self) -> bool:
-        return bool(self._reader.complete)
-
-    @property
-    def file_bytes(self) -> int:
-        return int(self._reader.file_size)
-
-    @property
-    def bits_per_spike_pixel(self) -> float:
-        T, H, W = self.shape
-        return self.file_bytes * 8 / max(T * H * W, 1)
-
-    @property
-    def ratio(self) -> float:
-        """Compression ratio against 1 bit per spike-pixel raw."""
-        T, H, W = self.shape
-        return (T * H * W / 8) / max(self.file_bytes, 1)
 
     def __repr__(self) -> str:
         T, H, W = self.shape
@@ -239,21 +184,10 @@ class StreamClip:
 
     # -- spikes ----------------------------------------------------------------------------
     def _range(self, start: int | None, stop: int | None) -> tuple[int, int]:
-        T = self.shape[0]
-        start = 0 if start is None else int(start)
-        stop = T if stop is None else int(stop)
-        if start < 0 or stop > T or start > stop:
-            raise InputError(f"frame range [{start}, {stop}) outside 0..{T}", self.path)
-        return start, stop
+        return frame_range(start, stop, self.shape[0], self.path)
 
     def _iter_parts(self, start: int, stop: int) -> Iterator[tuple[int, np.ndarray]]:
-        if start >= stop:
-            return
-        B = self.block_frames
-        for k in range(start // B, (stop - 1) // B + 1):
-            first, end = self.block_range(k)
-            lo, hi = max(start, first), min(stop, end)
-            yield lo, self.block(k)[lo - first:hi - first]
+        return iter_block_parts(start, stop, self.block_frames, self.block_range, self.block)
 
     @property
     def has_exact(self) -> bool:
@@ -272,24 +206,15 @@ class StreamClip:
         nothing for a lossless codec."""
         self._check_exact(exact)
         start, stop = self._range(start, stop)
-        out = np.empty((stop - start, *self.shape[1:]), bool)
-        for lo, part in self._iter_parts(start, stop):
-            out[lo - start:lo - start + len(part)] = part
-        return out
+        return assemble(start, stop, *self.shape[1:], self._iter_parts(start, stop))
 
     def iter_spikes(self, block: int | None = None, start: int = 0,
                     stop: int | None = None, *, exact: bool = False) -> Iterator[np.ndarray]:
         """Yield spikes in pieces of ``block`` frames (default: one codec block each)."""
         self._check_exact(exact)
         start, stop = self._range(start, stop)
-        if block is None:
-            for _, part in self._iter_parts(start, stop):
-                yield part
-            return
-        if block < 1:
-            raise InputError(f"block must be >= 1, got {block}", self.path)
-        for a in range(start, stop, block):
-            yield self.spikes(a, min(a + block, stop))
+        yield from iter_blocks(block, start, stop, self._iter_parts(start, stop), self.spikes,
+                               self.path)
 
     def scene(self, k: int) -> np.ndarray:
         raise InputError(f"{self.header.codec!r} is a spike-stream codec: the file holds spikes, "
@@ -317,29 +242,9 @@ class StreamClip:
                     bad[k] = exc.problem
         return ClipReport(self.path, self.num_blocks, bad, report)
 
-    def close(self) -> None:
-        self._reader.close()
-
-    def __enter__(self) -> StreamClip:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
 
 def _stream_codec_for(header, path: str, device: str) -> SpikeStreamCodec:
-    from spkc.codecs import codec_from_config
-
-    try:
-        codec = codec_from_config(header.codec, dict(header.codec_config), device=device)
-    except SpkcError as exc:
-        if exc.path is None:
-            raise type(exc)(exc.problem, path) from exc
-        raise
-    if str(codec.version) != str(header.codec_version):
-        raise UnsupportedVersionError(
-            f"made with {header.codec} bitstream version {header.codec_version}; this install "
-            f"decodes version {codec.version}", path)
+    codec = codec_from_header(header, path, device)
     if not isinstance(codec, SpikeStreamCodec):
         raise InputError(f"codec {header.codec!r} is not a spike-stream codec", path)
     if codec.block_frames != header.frames_per_scene:
