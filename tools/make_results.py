@@ -201,11 +201,10 @@ def main(argv: list[str] | None = None) -> int:
     recon_rows["learned"] = validate(learned_recon.reconstruct, learned_recon.radius, data)
 
     # 2. throughput ----------------------------------------------------------------------------
-    sys.path.insert(0, str(REPO / "tools"))
-    import bench
+    from spkc.eval.speed import format_bench, run_bench
 
     print("bench ...", flush=True)
-    bench_doc = bench.run_bench(clips[0], [(n, None) for n in runnable], ["cpu"])
+    bench_doc = run_bench(clips[0], [(n, None) for n in runnable], ["cpu"])
     (docs / "bench.json").write_text(json.dumps(bench_doc, indent=1) + "\n")
 
     # 3. memory --------------------------------------------------------------------------------
@@ -311,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
           "each while the machine may have been shared; peak RSS is each stage's own process "
           "(VmHWM, interpreter and imports included). speed/zstd: frames/s "
           "divided by zstd -19's in the same run.", "",
-          bench.format_bench(bench_doc, markdown=True), "",
+          format_bench(bench_doc, markdown=True), "",
           "Encoder presets (speed against bits and quality) and the speed figures: "
           "[results-speed.md](results-speed.md) (`tools/bench.py --presets all`).", ""]
     if mem is not None:
