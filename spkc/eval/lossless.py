@@ -240,28 +240,31 @@ def lossless_page(rows: list[dict[str, Any]], mem: list[dict[str, Any]],
                  f"{e['dec_cpu_fps']:.0f} "
                  f"{'met' if ok['decode >= 1000 frames/s'] else '**missed**'} |")
     if mem:
-        L += ["", "## Peak memory", "",
-              "Resident high-water mark of a child process that compresses the sparse clip and "
-              "decodes it in full (interpreter, numpy and torch imports included):", "",
-              "| frames | block | block as 1-byte pixels | peak RSS |", "|---|---|---|---|"]
-        for m in mem:
-            L.append(f"| {m['frames']} | {m['block']} | {m['block_mb']:.0f} MB | "
-                     f"{m['peak_mb']:.0f} MB |")
+        L += _section("Peak memory",
+                      "Resident high-water mark of a child process that compresses the sparse "
+                      "clip and decodes it in full (interpreter, numpy and torch imports "
+                      "included):", "| frames | block | block as 1-byte pixels | peak RSS |",
+                      [f"| {m['frames']} | {m['block']} | {m['block_mb']:.0f} MB | "
+                       f"{m['peak_mb']:.0f} MB |" for m in mem])
     if sw:
-        L += ["", "## Block size", "",
-              "Blocks decode independently (random access, damage confinement); each starts "
-              "its context model and every pixel's history afresh, so short blocks cost ratio.",
-              "", "| clip | block | ratio | decode frames/s (cpu) |", "|---|---|---|---|"]
-        for r in sw:
-            L.append(f"| {r['clip']} | {r['block']} | {r['ratio']:.3f} | "
-                     f"{r['dec_cpu_fps']:.0f} |")
+        L += _section("Block size",
+                      "Blocks decode independently (random access, damage confinement); each "
+                      "starts its context model and every pixel's history afresh, so short "
+                      "blocks cost ratio.", "| clip | block | ratio | decode frames/s (cpu) |",
+                      [f"| {r['clip']} | {r['block']} | {r['ratio']:.3f} | "
+                       f"{r['dec_cpu_fps']:.0f} |" for r in sw])
     if noise:
-        L += ["", "## Sparse clip against simulated noise", "",
-              "Same scene, gain and dark current; accumulator noise per frame (fraction of the "
-              "threshold) varied. Noise makes intervals unpredictable for `exact` but hardly "
-              "changes what xz finds.", "",
-              "| noise | rate | exact | xz -9 | exact / xz |", "|---|---|---|---|---|"]
-        for r in noise:
-            L.append(f"| {r['noise']} | {r['rate']:.4f} | {r['exact']:.2f} | {r['xz']:.2f} | "
-                     f"{r['x_xz']:.2f} |")
+        L += _section("Sparse clip against simulated noise",
+                      "Same scene, gain and dark current; accumulator noise per frame (fraction "
+                      "of the threshold) varied. Noise makes intervals unpredictable for "
+                      "`exact` but hardly changes what xz finds.",
+                      "| noise | rate | exact | xz -9 | exact / xz |",
+                      [f"| {r['noise']} | {r['rate']:.4f} | {r['exact']:.2f} | {r['xz']:.2f} | "
+                       f"{r['x_xz']:.2f} |" for r in noise])
     return L
+
+
+def _section(title: str, intro: str, header: str, body: list[str]) -> list[str]:
+    """A page section: heading, one paragraph, a Markdown table (``header`` and ``body``)."""
+    return ["", f"## {title}", "", intro, "", header, "|" + "---|" * (header.count("|") - 1),
+            *body]
