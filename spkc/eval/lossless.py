@@ -239,32 +239,29 @@ def lossless_page(rows: list[dict[str, Any]], mem: list[dict[str, Any]],
                  f"{'met' if ok['encode faster than zstd -19'] else '**missed**'} | "
                  f"{e['dec_cpu_fps']:.0f} "
                  f"{'met' if ok['decode >= 1000 frames/s'] else '**missed**'} |")
-    if mem:
-        L += _section("Peak memory",
-                      "Resident high-water mark of a child process that compresses the sparse "
-                      "clip and decodes it in full (interpreter, numpy and torch imports "
-                      "included):", "| frames | block | block as 1-byte pixels | peak RSS |",
-                      [f"| {m['frames']} | {m['block']} | {m['block_mb']:.0f} MB | "
-                       f"{m['peak_mb']:.0f} MB |" for m in mem])
-    if sw:
-        L += _section("Block size",
-                      "Blocks decode independently (random access, damage confinement); each "
-                      "starts its context model and every pixel's history afresh, so short "
-                      "blocks cost ratio.", "| clip | block | ratio | decode frames/s (cpu) |",
-                      [f"| {r['clip']} | {r['block']} | {r['ratio']:.3f} | "
-                       f"{r['dec_cpu_fps']:.0f} |" for r in sw])
-    if noise:
-        L += _section("Sparse clip against simulated noise",
-                      "Same scene, gain and dark current; accumulator noise per frame (fraction "
-                      "of the threshold) varied. Noise makes intervals unpredictable for "
-                      "`exact` but hardly changes what xz finds.",
-                      "| noise | rate | exact | xz -9 | exact / xz |",
-                      [f"| {r['noise']} | {r['rate']:.4f} | {r['exact']:.2f} | {r['xz']:.2f} | "
-                       f"{r['x_xz']:.2f} |" for r in noise])
+    sections = (
+        (mem, "Peak memory",
+         "Resident high-water mark of a child process that compresses the sparse clip and "
+         "decodes it in full (interpreter, numpy and torch imports included):",
+         "| frames | block | block as 1-byte pixels | peak RSS |",
+         lambda m: f"| {m['frames']} | {m['block']} | {m['block_mb']:.0f} MB | "
+                   f"{m['peak_mb']:.0f} MB |"),
+        (sw, "Block size",
+         "Blocks decode independently (random access, damage confinement); each starts its "
+         "context model and every pixel's history afresh, so short blocks cost ratio.",
+         "| clip | block | ratio | decode frames/s (cpu) |",
+         lambda r: f"| {r['clip']} | {r['block']} | {r['ratio']:.3f} | "
+                   f"{r['dec_cpu_fps']:.0f} |"),
+        (noise, "Sparse clip against simulated noise",
+         "Same scene, gain and dark current; accumulator noise per frame (fraction of the "
+         "threshold) varied. Noise makes intervals unpredictable for `exact` but hardly "
+         "changes what xz finds.",
+         "| noise | rate | exact | xz -9 | exact / xz |",
+         lambda r: f"| {r['noise']} | {r['rate']:.4f} | {r['exact']:.2f} | {r['xz']:.2f} | "
+                   f"{r['x_xz']:.2f} |"))
+    for items, title, intro, header, row in sections:
+        if items:
+            L += ["", f"## {title}", "", intro, "", header,
+                  "|" + "---|" * (header.count("|") - 1), *map(row, items)]
     return L
 
-
-def _section(title: str, intro: str, header: str, body: list[str]) -> list[str]:
-    """A page section: heading, one paragraph, a Markdown table (``header`` and ``body``)."""
-    return ["", f"## {title}", "", intro, "", header, "|" + "---|" * (header.count("|") - 1),
-            *body]
