@@ -133,7 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from spkc.codecs import codec_names, get_codec_class
     from spkc.eval import bd_table, evaluate, format_bd_table, plot_rd
-    from spkc.eval.engine import plan_runs
+    from spkc.eval.pipelines import evaluate_pipeline
+    from spkc.eval.plan import plan_runs
     from spkc.eval.report import format_skipped, git_commit, jsonable, machine_info
 
     t_start = time.perf_counter()
@@ -164,20 +165,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += rep.rows
         skipped += rep.skipped
     for spec in filter(None, args.pipelines.split(",")):
-        codec, recon, *radius = spec.split(":")
-        if codec not in runnable:
+        if spec.split(":")[0] not in runnable:
             continue
-        label = f"{codec}+{recon}{radius[0] if radius else ''}"
-        qs = spread(tuple(get_codec_class(codec).qualities), args.qualities_per_codec)
-        print(f"eval {label} q{qs} on {len(clips)} clips ...", flush=True)
-        rep = evaluate(clips, [codec], qs, gt=data, gt_frame=GT_FRAME,
-                       frames_per_scene=args.frames_per_scene, reconstructor=recon,
-                       radius=int(radius[0]) if radius else None, anchor=None, progress=True,
-                       preset="slow")  # the learned reconstructor in float32, medium config
-        for r in rep.rows:
-            r["codec"] = label
-        rows += rep.rows
-        skipped += rep.skipped
+        qs = spread(tuple(get_codec_class(spec.split(":")[0]).qualities),
+                    args.qualities_per_codec)
+        # the learned reconstructor in float32, medium config
+        prow, pskip = evaluate_pipeline(clips, spec, qs, gt=data, gt_frame=GT_FRAME,
+                                        frames_per_scene=args.frames_per_scene, progress=True,
+                                        preset="slow")
+        rows += prow
+        skipped += pskip
     bd = bd_table(rows, args.anchor)
     bd_ref = bd_table(rows, args.anchor, metric="scene_psnr_ref")
     rd_paths = []

@@ -19,7 +19,8 @@ from spkc.metrics.rd_curves import frontier_bd, interp_at
 
 __all__ = ["ENVELOPE", "FRAMES_PER_SCENE", "GT_FRAME", "Pipeline", "codec_options",
            "conventional_points", "curve", "describe_recon", "describe_weights",
-           "envelope_bd_rows", "envelope_verdicts", "matched_spike_rows", "run_rows"]
+           "envelope_bd_rows", "envelope_verdicts", "evaluate_pipeline", "matched_spike_rows",
+           "run_rows"]
 
 GT_FRAME = 151
 FRAMES_PER_SCENE = 101
@@ -171,3 +172,23 @@ def matched_spike_rows(rows: list[dict], clip: str, labels: list[str]
                     "firing_rate_psnr": [interp_at(curve(rows, clip, lab, "firing_rate_psnr"), r)
                                          for r in rates]})
     return rates, out
+
+
+def evaluate_pipeline(clips: list[Path], spec: str, qualities: list[int], *, gt: Path,
+                      gt_frame: int, frames_per_scene: int, progress: bool = False,
+                      preset: str | None = None) -> tuple[list[dict[str, Any]], list[dict]]:
+    """(rows, skipped) of ``spkc.eval.evaluate`` for the pipeline ``codec[:recon[:radius]]``,
+    each row's ``codec`` the pipeline's label (``codec+reconRADIUS``, e.g. ``hevc+tfp12``)."""
+    from spkc.eval.engine import evaluate
+
+    codec, *rest = spec.split(":")
+    recon = rest[0] if rest else None
+    radius = int(rest[1]) if len(rest) > 1 else None
+    label = codec if recon is None else f"{codec}+{recon}{radius if radius else ''}"
+    print(f"eval {label} q{qualities} on {len(clips)} clips ...", flush=True)
+    rep = evaluate(clips, [codec], qualities, gt=gt, gt_frame=gt_frame,
+                   frames_per_scene=frames_per_scene, reconstructor=recon, radius=radius,
+                   anchor=None, progress=progress, preset=preset)
+    for r in rep.rows:
+        r["codec"] = label
+    return rep.rows, rep.skipped
