@@ -50,3 +50,19 @@ def test_evaluate_pipeline_labels_rows(monkeypatch):
     rows, _ = pipelines.evaluate_pipeline(["a.dat"], "vtm", [3], gt="g", gt_frame=151,
                                           frames_per_scene=101)
     assert rows == [{"codec": "vtm", "quality": 3}] and seen["reconstructor"] is None
+
+
+def test_spread_keeps_the_ends():
+    assert pipelines.spread((1, 2, 3), 5) == [1, 2, 3]
+    assert pipelines.spread((8, 1, 2, 3, 4, 5, 6, 7), 3) == [1, 5, 8]
+
+
+def test_decoded_panels_of_a_small_clip(tmp_path):
+    from spkc.spikes import simulate_sample
+
+    src = tmp_path / "c.npy"
+    simulate_sample(src, num_frames=64, height=32, width=48)
+    panels, info = pipelines.decoded_panels(src, "raw", (1, 3), 20, 30)
+    assert len(panels) == 3 and panels[0][2] is None and panels[0][1].shape == (32, 48)
+    assert [i["quality"] for i in info] == [1, 3]
+    assert info[1]["psnr_vs_uncoded"] > info[0]["psnr_vs_uncoded"]

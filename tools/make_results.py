@@ -29,20 +29,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
+from spkc.eval.pipelines import decoded_panels, spread
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "reds-spikes"
 GT_FRAME = 151
-
-
-def spread(qualities: tuple[int, ...], n: int) -> list[int]:
-    """Up to ``n`` qualities evenly spread over ``qualities`` (ends included)."""
-    qs = sorted(qualities)
-    if len(qs) <= n:
-        return qs
-    idx = np.unique(np.round(np.linspace(0, len(qs) - 1, n)).astype(int))
-    return [qs[i] for i in idx]
 
 
 def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
@@ -60,40 +51,7 @@ def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from spkc.codecs.reconstructors import reconstructor_from_config
-    from spkc.eval.engine import reconstruct_scenes
-    from spkc.io import open_spikes
-    from spkc.metrics import psnr
-    from spkc.pipeline import compress
-    from spkc.pipeline import open as open_clip
-
-    k = GT_FRAME // frames_per_scene
-    panels = []
-    info = []
-    with tempfile.TemporaryDirectory() as tmp:
-        decoded = []
-        for q in qualities:
-            p = Path(tmp) / f"q{q}.spkc"
-            r = compress(src, p, codec=codec, quality=q, frames_per_scene=frames_per_scene,
-                         preset="slow" if codec in ("learned", "baseline") else None)
-            with open_clip(p) as clip:
-                scene = clip.scene(k)
-                h = clip.header
-                full = clip.regen.rate_scale
-            decoded.append((q, r.bits_per_spike_pixel, r.ratio, scene))
-        rcfg = dict(h.reconstructor_config)
-        gain = float(rcfg.pop("rate_gain", 1.0))
-        recon = reconstructor_from_config({"name": h.reconstructor, **rcfg})
-        with open_spikes(src) as s:
-            rates = reconstruct_scenes(s, recon, frames_per_scene)
-        ref = np.clip(rates[k] * (gain / full), 0, 1).astype(np.float32)
-    panels.append((f"source {h.reconstructor.upper()} (uncoded), scene {k}", ref, None))
-    for q, bits, ratio, scene in decoded:
-        d = psnr(scene, ref)
-        panels.append((f"{codec} q{q}: {bits:.4f} bits/spike-px ({ratio:.0f}x)\n"
-                       f"{d:.1f} dB vs uncoded", scene, d))
-        info.append({"codec": codec, "quality": q, "bits_per_spike_pixel": bits,
-                     "ratio": ratio, "psnr_vs_uncoded": d})
+    panels, info = decoded_panels(src, codec, qualities, frames_per_scene, GT_FRAME)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), dpi=100)
     for ax, (title, img, _) in zip(axes, panels, strict=True):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)

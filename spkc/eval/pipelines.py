@@ -15,12 +15,14 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from spkc.metrics.rd_curves import frontier_bd, interp_at
 
 __all__ = ["ENVELOPE", "FRAMES_PER_SCENE", "GT_FRAME", "Pipeline", "codec_options",
            "conventional_points", "curve", "describe_recon", "describe_weights",
-           "envelope_bd_rows", "envelope_verdicts", "evaluate_pipeline", "matched_spike_rows",
-           "run_rows"]
+           "decoded_panels", "envelope_bd_rows", "envelope_verdicts", "evaluate_pipeline",
+           "matched_spike_rows", "run_rows", "spread"]
 
 GT_FRAME = 151
 FRAMES_PER_SCENE = 101
@@ -192,3 +194,57 @@ def evaluate_pipeline(clips: list[Path], spec: str, qualities: list[int], *, gt:
     for r in rep.rows:
         r["codec"] = label
     return rep.rows, rep.skipped
+
+
+def spread(qualities: tuple[int, ...], n: int) -> list[int]:
+    """Up to ``n`` qualities evenly spread over ``qualities`` (ends included)."""
+    qs = sorted(qualities)
+    if len(qs) <= n:
+        return qs
+    idx = np.unique(np.round(np.linspace(0, len(qs) - 1, n)).astype(int))
+    return [qs[i] for i in idx]
+
+
+def decoded_panels(src: Path, codec: str, qualities: tuple[int, ...], frames_per_scene: int,
+                   gt_frame: int) -> tuple[list[tuple[str, np.ndarray, float | None]],
+                                           list[dict[str, Any]]]:
+    """The scene holding ``gt_frame``: uncoded (the coding reconstructor on the raw spikes,
+    scaled as coded) and decoded after coding ``src`` at each quality (learned codecs at the
+    slow preset). (panels: (title, image, PSNR vs uncoded or None), info per quality)."""
+    import tempfile
+
+    from spkc.codecs.reconstructors import reconstructor_from_config
+    from spkc.eval.engine import reconstruct_scenes
+    from spkc.io import open_spikes
+    from spkc.metrics import psnr
+    from spkc.pipeline import compress
+    from spkc.pipeline import open as open_clip
+
+    k = gt_frame // frames_per_scene
+    panels = []
+    info = []
+    with tempfile.TemporaryDirectory() as tmp:
+        decoded = []
+        for q in qualities:
+            p = Path(tmp) / f"q{q}.spkc"
+            r = compress(src, p, codec=codec, quality=q, frames_per_scene=frames_per_scene,
+                         preset="slow" if codec in ("learned", "baseline") else None)
+            with open_clip(p) as clip:
+                scene = clip.scene(k)
+                h = clip.header
+                full = clip.regen.rate_scale
+            decoded.append((q, r.bits_per_spike_pixel, r.ratio, scene))
+        rcfg = dict(h.reconstructor_config)
+        gain = float(rcfg.pop("rate_gain", 1.0))
+        recon = reconstructor_from_config({"name": h.reconstructor, **rcfg})
+        with open_spikes(src) as s:
+            rates = reconstruct_scenes(s, recon, frames_per_scene)
+        ref = np.clip(rates[k] * (gain / full), 0, 1).astype(np.float32)
+    panels.append((f"source {h.reconstructor.upper()} (uncoded), scene {k}", ref, None))
+    for q, bits, ratio, scene in decoded:
+        d = psnr(scene, ref)
+        panels.append((f"{codec} q{q}: {bits:.4f} bits/spike-px ({ratio:.0f}x)\n"
+                       f"{d:.1f} dB vs uncoded", scene, d))
+        info.append({"codec": codec, "quality": q, "bits_per_spike_pixel": bits,
+                     "ratio": ratio, "psnr_vs_uncoded": d})
+    return panels, info
