@@ -192,7 +192,7 @@ def _doc():
 
 
 def test_bench_summary_markdown_and_rd_verdict(tmp_path):
-    from spkc.eval import speed as bench
+    from spkc.eval import speed_report as bench
 
     doc = _doc()
     summ = bench.preset_summary(doc)

@@ -26,15 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from spkc.eval.speed import (
-    STAGES,
-    format_bench,
-    preset_summary,
-    run_bench,
-    run_child,
-    speed_markdown,
-    split_preset,
-)
+from spkc.eval.speed import STAGES, run_bench, run_child, split_preset
+from spkc.eval.speed_report import format_bench, preset_summary, speed_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_SRC = REPO.parent / "shared" / "data" / "reds-spikes" / "203_part2.dat"

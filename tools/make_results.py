@@ -156,7 +156,8 @@ def main(argv: list[str] | None = None) -> int:
     recon_rows["learned"] = validate(learned_recon.reconstruct, learned_recon.radius, data)
 
     # 2. throughput ----------------------------------------------------------------------------
-    from spkc.eval.speed import format_bench, run_bench
+    from spkc.eval.speed import run_bench
+    from spkc.eval.speed_report import format_bench
 
     print("bench ...", flush=True)
     bench_doc = run_bench(clips[0], [(n, None) for n in runnable], ["cpu"])
