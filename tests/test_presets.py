@@ -192,7 +192,8 @@ def _doc():
 
 
 def test_bench_summary_markdown_and_rd_verdict(tmp_path):
-    bench = load_tool("bench")
+    from spkc.eval import speed_report as bench
+
     doc = _doc()
     summ = bench.preset_summary(doc)
     assert summ["presets"][0]["compress_vs_zstd19"] == pytest.approx(1.5)
@@ -222,11 +223,12 @@ def test_bench_summary_markdown_and_rd_verdict(tmp_path):
 
 
 def test_bench_tile_dat(tmp_path):
-    bench = load_tool("bench")
+    from spkc.eval.speed import tile_dat
+
     src = tmp_path / "a.dat"
     frames = np.arange(3 * 4, dtype=np.uint8).reshape(3, 4)
     frames.tofile(src)
-    bench._tile_dat(src, tmp_path / "b.dat", 3, 4)
+    tile_dat(src, tmp_path / "b.dat", 3, 4)
     out = np.fromfile(tmp_path / "b.dat", np.uint8).reshape(-1, 4)
     assert np.array_equal(out, np.concatenate([frames, frames[::-1], frames]))
 

@@ -1,11 +1,11 @@
-"""tools/temporal_results.py: BD tables, the default-group choice and frame interpolation."""
+"""spkc.eval.temporal (behind tools/temporal_results.py): BD tables, the default-group choice,
+frame interpolation."""
 
 from __future__ import annotations
 
 import numpy as np
-from tool_loader import load_tool
 
-tr = load_tool("temporal_results")
+from spkc.eval import temporal as tr
 
 
 def _rows(codec: str, gop: int, scale: float, clip: str = "c") -> list[dict]:
@@ -42,3 +42,22 @@ def test_frame_psnr_interpolates_between_scene_times():
                              (3, 8, 8)).copy()
     sample = np.arange(2, 10)  # between the first and last scene time: linear is exact
     assert tr.frame_psnr(scenes, fps, frames, truth[sample], sample) > 100
+
+
+def test_scale_scenes_maps_to_unit_range():
+    rates = np.linspace(0, 10, 1000, dtype=np.float32).reshape(10, 10, 10)
+    sc = tr.scale_scenes(rates)
+    assert sc.dtype == np.float32 and sc.min() == 0.0 and 0.85 < sc.max() < 0.95
+
+
+def test_fps_table_compares_with_the_largest_s_and_gop_1():
+    rows = [{"fps": s, "gop": g, "qp": q, "bits_per_spike_pixel": r * (1.0 if g == 1 else 0.7),
+             "psnr_frames_gt": 30 + 10 * np.log10(r) + (1.0 if s == 16 else 0.0)}
+            for s in (16, 32) for g in (1, 8)
+            for q, r in zip((22, 27, 32, 37), (8.0, 4.0, 2.0, 1.0), strict=True)]
+    by = {(b["test"], b["anchor"]): b for b in tr.fps_table(rows)}
+    assert set(by) == {("S=16 gop 1", "S=32 gop 1"), ("S=16 gop 8", "S=32 gop 8"),
+                       ("S=16 gop 8", "S=16 gop 1"), ("S=32 gop 8", "S=32 gop 1")}
+    assert abs(by[("S=16 gop 1", "S=32 gop 1")]["bd_psnr"] - 1.0) < 0.05
+    assert abs(by[("S=32 gop 8", "S=32 gop 1")]["bd_rate"] + 30.0) < 0.5
+    assert tr.fps_table([]) == []

@@ -1,5 +1,5 @@
 """RD-curve helpers (spkc.metrics.rd_curves: Pareto frontier, BD on frontiers), the held-out
-clips (spkc.train.data) and tools/training_report.py's own helpers."""
+clips (spkc.train.data), spkc.eval.pipelines and tools/training_report.py's figure."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tool_loader import load_tool
 
+from spkc.eval import pipelines
 from spkc.metrics import rd_curves
 
 tr = load_tool("training_report")
@@ -103,10 +104,9 @@ def test_separation_names_curves_that_never_meet():
 
 
 def test_codec_options_name_only_what_was_asked():
-    tr = load_tool("training_report")
-    assert tr.codec_options(None, None) == {}
-    assert tr.codec_options(5, "wide") == {"weights_version": 5, "config": "wide"}
-    assert tr.codec_options(None, "wide") == {"config": "wide"}
+    assert pipelines.codec_options(None, None) == {}
+    assert pipelines.codec_options(5, "wide") == {"weights_version": 5, "config": "wide"}
+    assert pipelines.codec_options(None, "wide") == {"config": "wide"}
 
 
 def test_report_names_the_weights_it_measures():
@@ -114,8 +114,31 @@ def test_report_names_the_weights_it_measures():
 
     v, b = LearnedCodec.latest_weights_version, BaselineCodec.latest_weights_version
     cfg = LearnedCodec.default_config
-    assert tr.describe_weights("learned", {}, [1, 2, 3, 4]) == (
+    assert pipelines.describe_weights("learned", {}, [1, 2, 3, 4]) == (
         f"learned-bisoam-{cfg}-q{{1,2,3,4}}-v{v} (refine {LearnedCodec.default_refine})")
-    assert tr.describe_weights("baseline", {"refine": 0}, [2]) == (
+    assert pipelines.describe_weights("baseline", {"refine": 0}, [2]) == (
         f"learned-baseline-{cfg}-q{{2}}-v{b} (refine 0)")
-    assert tr.describe_recon().startswith("learned medium (weights sha256 ")
+    assert pipelines.describe_recon().startswith("learned medium (weights sha256 ")
+
+
+def test_envelope_bd_verdicts_and_matched_spike_rows():
+    def pts(lab, scale, shift=0.0):
+        return [{"clip": "c.dat", "pipeline": lab, "bits_per_spike_pixel": r * scale,
+                 "scene_psnr": 20 + 5 * math.log10(r / 1e-3) + shift,
+                 "isi_psnr": 30 + shift, "firing_rate_psnr": 40 + shift}
+                for r in (1e-3, 2e-3, 4e-3, 8e-3)]
+
+    rows = pts("hevc+tfp25", 1.0) + pts("jxl+tfi", 1.2) + pts("baseline", 0.9) + \
+        pts("learned", 0.5, 0.01)
+    bd = pipelines.envelope_bd_rows(rows, ["c.dat"], ["hevc+tfp25", "jxl+tfi"])
+    assert [(b["test"], b["anchor"]) for b in bd] == [
+        ("learned", pipelines.ENVELOPE), ("learned", "baseline"), ("learned", "hevc+tfp25"),
+        ("learned", "jxl+tfi"), ("baseline", pipelines.ENVELOPE)]
+    assert bd[2]["bd_rate"] == pytest.approx(-50.0, abs=1.0)
+    met, verdicts = pipelines.envelope_verdicts(bd, -30.0)
+    assert met and verdicts[0][0] == "c.dat"
+    assert not pipelines.envelope_verdicts(bd, -60.0)[0]
+    rates, sp = pipelines.matched_spike_rows(rows, "c.dat", ["learned", "hevc+tfp25"])
+    assert rates == sorted(r["bits_per_spike_pixel"] for r in rows if r["pipeline"] == "learned")
+    assert sp[0]["isi_psnr"] == [pytest.approx(30.01)] * 4
+    assert sp[1]["isi_psnr"][0] is None and sp[1]["isi_psnr"][1] == pytest.approx(30.0)

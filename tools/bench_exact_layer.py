@@ -125,8 +125,7 @@ def main() -> None:
     ap.add_argument("--write", action="store_true")
     args = ap.parse_args()
     os.environ.setdefault("OMP_NUM_THREADS", "1")
-    sys.path.insert(0, str(REPO / "tools"))
-    from bench_lossless import make_synthetic
+    from spkc.eval.lossless import make_synthetic
 
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -29,20 +29,11 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
+from spkc.eval.pipelines import decoded_panels, spread
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "reds-spikes"
 GT_FRAME = 151
-
-
-def spread(qualities: tuple[int, ...], n: int) -> list[int]:
-    """Up to ``n`` qualities evenly spread over ``qualities`` (ends included)."""
-    qs = sorted(qualities)
-    if len(qs) <= n:
-        return qs
-    idx = np.unique(np.round(np.linspace(0, len(qs) - 1, n)).astype(int))
-    return [qs[i] for i in idx]
 
 
 def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
@@ -60,40 +51,7 @@ def side_by_side(src: Path, codec: str, qualities: tuple[int, int],
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from spkc.codecs.reconstructors import reconstructor_from_config
-    from spkc.eval.engine import reconstruct_scenes
-    from spkc.io import open_spikes
-    from spkc.metrics import psnr
-    from spkc.pipeline import compress
-    from spkc.pipeline import open as open_clip
-
-    k = GT_FRAME // frames_per_scene
-    panels = []
-    info = []
-    with tempfile.TemporaryDirectory() as tmp:
-        decoded = []
-        for q in qualities:
-            p = Path(tmp) / f"q{q}.spkc"
-            r = compress(src, p, codec=codec, quality=q, frames_per_scene=frames_per_scene,
-                         preset="slow" if codec in ("learned", "baseline") else None)
-            with open_clip(p) as clip:
-                scene = clip.scene(k)
-                h = clip.header
-                full = clip.regen.rate_scale
-            decoded.append((q, r.bits_per_spike_pixel, r.ratio, scene))
-        rcfg = dict(h.reconstructor_config)
-        gain = float(rcfg.pop("rate_gain", 1.0))
-        recon = reconstructor_from_config({"name": h.reconstructor, **rcfg})
-        with open_spikes(src) as s:
-            rates = reconstruct_scenes(s, recon, frames_per_scene)
-        ref = np.clip(rates[k] * (gain / full), 0, 1).astype(np.float32)
-    panels.append((f"source {h.reconstructor.upper()} (uncoded), scene {k}", ref, None))
-    for q, bits, ratio, scene in decoded:
-        d = psnr(scene, ref)
-        panels.append((f"{codec} q{q}: {bits:.4f} bits/spike-px ({ratio:.0f}x)\n"
-                       f"{d:.1f} dB vs uncoded", scene, d))
-        info.append({"codec": codec, "quality": q, "bits_per_spike_pixel": bits,
-                     "ratio": ratio, "psnr_vs_uncoded": d})
+    panels, info = decoded_panels(src, codec, qualities, frames_per_scene, GT_FRAME)
     fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 3.2), dpi=100)
     for ax, (title, img, _) in zip(axes, panels, strict=True):
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
@@ -133,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from spkc.codecs import codec_names, get_codec_class
     from spkc.eval import bd_table, evaluate, format_bd_table, plot_rd
-    from spkc.eval.engine import plan_runs
+    from spkc.eval.pipelines import evaluate_pipeline
+    from spkc.eval.plan import plan_runs
     from spkc.eval.report import format_skipped, git_commit, jsonable, machine_info
 
     t_start = time.perf_counter()
@@ -164,20 +123,16 @@ def main(argv: list[str] | None = None) -> int:
         rows += rep.rows
         skipped += rep.skipped
     for spec in filter(None, args.pipelines.split(",")):
-        codec, recon, *radius = spec.split(":")
-        if codec not in runnable:
+        if spec.split(":")[0] not in runnable:
             continue
-        label = f"{codec}+{recon}{radius[0] if radius else ''}"
-        qs = spread(tuple(get_codec_class(codec).qualities), args.qualities_per_codec)
-        print(f"eval {label} q{qs} on {len(clips)} clips ...", flush=True)
-        rep = evaluate(clips, [codec], qs, gt=data, gt_frame=GT_FRAME,
-                       frames_per_scene=args.frames_per_scene, reconstructor=recon,
-                       radius=int(radius[0]) if radius else None, anchor=None, progress=True,
-                       preset="slow")  # the learned reconstructor in float32, medium config
-        for r in rep.rows:
-            r["codec"] = label
-        rows += rep.rows
-        skipped += rep.skipped
+        qs = spread(tuple(get_codec_class(spec.split(":")[0]).qualities),
+                    args.qualities_per_codec)
+        # the learned reconstructor in float32, medium config
+        prow, pskip = evaluate_pipeline(clips, spec, qs, gt=data, gt_frame=GT_FRAME,
+                                        frames_per_scene=args.frames_per_scene, progress=True,
+                                        preset="slow")
+        rows += prow
+        skipped += pskip
     bd = bd_table(rows, args.anchor)
     bd_ref = bd_table(rows, args.anchor, metric="scene_psnr_ref")
     rd_paths = []
@@ -201,11 +156,11 @@ def main(argv: list[str] | None = None) -> int:
     recon_rows["learned"] = validate(learned_recon.reconstruct, learned_recon.radius, data)
 
     # 2. throughput ----------------------------------------------------------------------------
-    sys.path.insert(0, str(REPO / "tools"))
-    import bench
+    from spkc.eval.speed import run_bench
+    from spkc.eval.speed_report import format_bench
 
     print("bench ...", flush=True)
-    bench_doc = bench.run_bench(clips[0], [(n, None) for n in runnable], ["cpu"])
+    bench_doc = run_bench(clips[0], [(n, None) for n in runnable], ["cpu"])
     (docs / "bench.json").write_text(json.dumps(bench_doc, indent=1) + "\n")
 
     # 3. memory --------------------------------------------------------------------------------
@@ -311,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
           "each while the machine may have been shared; peak RSS is each stage's own process "
           "(VmHWM, interpreter and imports included). speed/zstd: frames/s "
           "divided by zstd -19's in the same run.", "",
-          bench.format_bench(bench_doc, markdown=True), "",
+          format_bench(bench_doc, markdown=True), "",
           "Encoder presets (speed against bits and quality) and the speed figures: "
           "[results-speed.md](results-speed.md) (`tools/bench.py --presets all`).", ""]
     if mem is not None:

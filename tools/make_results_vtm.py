@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -37,87 +36,27 @@ from pathlib import Path
 
 import numpy as np
 
+from spkc.eval.anchors import results_rows, vtm_bd_pair, vtm_timing
+from spkc.eval.pipelines import evaluate_pipeline
+
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "reds-spikes"
 GT_FRAME = 151
 ANCHORS = ("vtm+learned", "vtm+tfp12")
 
 
-def _rows_from(path: Path, labels: list[str]) -> tuple[list[dict], str]:
-    """Rows of ``labels`` from a results.json, and the commit its page names (or "")."""
-    doc = json.loads(path.read_text())
-    rows = [r for r in doc["results"] if r["codec"] in labels]
-    for r in rows:  # results.json writes infinite PSNR as the string "inf"
-        for k, v in r.items():
-            if v == "inf":
-                r[k] = float("inf")
-    commit = ""
-    md = path.with_suffix(".md")
-    if md.is_file():
-        for line in md.read_text().splitlines():
-            if line.startswith("* commit `"):
-                commit = line.split("`")[1]
-                break
-    return rows, commit
-
-
 def _evaluate(clips: list[Path], data: Path, spec: str, qualities: list[int],
               frames_per_scene: int) -> tuple[list[dict], list[dict]]:
-    """Evaluate ``codec[:recon[:radius]]`` on ``clips``; rows labelled like make_results.py."""
+    """Evaluate ``codec[:recon[:radius]]`` on ``clips`` at the codec's own ``qualities``."""
     from spkc.codecs import get_codec_class
-    from spkc.eval import evaluate
 
-    codec, *rest = spec.split(":")
-    recon = rest[0] if rest else None
-    radius = int(rest[1]) if len(rest) > 1 else None
-    label = codec if recon is None else f"{codec}+{recon}{radius if radius else ''}"
-    own = get_codec_class(codec).qualities
-    qs = [q for q in qualities if q in own] or list(own)
-    print(f"eval {label} q{qs} on {len(clips)} clips ...", flush=True)
+    own = get_codec_class(spec.split(":")[0]).qualities
     t0 = time.perf_counter()
-    rep = evaluate(clips, [codec], qs, gt=data, gt_frame=GT_FRAME,
-                   frames_per_scene=frames_per_scene, reconstructor=recon, radius=radius,
-                   anchor=None, progress=False)
-    for r in rep.rows:
-        r["codec"] = label
-    print(f"  {len(rep.rows)} rows in {time.perf_counter() - t0:.0f} s", flush=True)
-    return rep.rows, rep.skipped
-
-
-def _timing(gt_png: Path, qualities: list[int]) -> list[dict]:
-    """EncoderApp/DecoderApp seconds for one 250x400 scene (10 bits) at each quality."""
-    from PIL import Image
-
-    from spkc.codecs.vtm import VtmCodec
-    from spkc.metrics import psnr
-
-    x = (np.asarray(Image.open(gt_png).convert("L"), np.float32) / 255.0)[None]
-    out = []
-    for q in qualities:
-        codec = VtmCodec(quality=q, jobs=1)
-        load = os.getloadavg()[0]
-        t0 = time.perf_counter()
-        p = codec.encode(x)
-        t1 = time.perf_counter()
-        dec = codec.decode(p, x.shape[1:])
-        t2 = time.perf_counter()
-        out.append({"quality": q, "qp": codec.qp, "encode_s": t1 - t0, "decode_s": t2 - t1,
-                    "bytes": len(p[0]["img"]), "bpp": len(p[0]["img"]) * 8 / x[0].size,
-                    "psnr": psnr(dec[0], x[0]), "loadavg": load})
-        print(f"  timing q{q}: {t1 - t0:.1f} s encode, {t2 - t1:.2f} s decode", flush=True)
-    return out
-
-
-def _bd_pair(entry: dict) -> bool:
-    """BD pairs worth a row: a non-VTM codec against a VTM anchor of the same reconstructor
-    (``learned`` uses the learned one), plus the learned codec against every VTM anchor on
-    PSNR vs ground truth (the only metric that compares different reconstructors)."""
-    codec, anchor = entry["codec"], entry["anchor"]
-    if codec.startswith("vtm"):
-        return False
-    recon = anchor.split("+", 1)[1]
-    same = codec.endswith("+" + recon) or (codec == "learned" and recon == "learned")
-    return same or (codec == "learned" and entry["metric"] == "scene_psnr")
+    rows, skipped = evaluate_pipeline(clips, spec, [q for q in qualities if q in own] or
+                                      list(own), gt=data, gt_frame=GT_FRAME,
+                                      frames_per_scene=frames_per_scene)
+    print(f"  {len(rows)} rows in {time.perf_counter() - t0:.0f} s", flush=True)
+    return rows, skipped
 
 
 def _plot(rows: list[dict], out: Path) -> None:
@@ -230,14 +169,14 @@ def main(argv: list[str] | None = None) -> int:
                                         indent=1, allow_nan=False) + "\n")
     fresh_labels = {r["codec"] for r in rows}
     wanted = [c for c in args.compare.split(",") if c and c not in fresh_labels]
-    ref_rows, ref_commit = _rows_from(Path(args.reference), wanted) if wanted else ([], "")
+    ref_rows, ref_commit = results_rows(Path(args.reference), wanted) if wanted else ([], "")
     all_rows = rows + ref_rows
 
     bd = [e for a in ANCHORS for m in ("scene_psnr", "scene_psnr_ref")
-          for e in bd_table(all_rows, a, metric=m) if _bd_pair(e)]
+          for e in bd_table(all_rows, a, metric=m) if vtm_bd_pair(e)]
     tq = [int(q) for q in args.timing_qualities.split(",") if q]
     if tq:
-        timing = _timing(clips[0].with_suffix(".png"), tq)
+        timing = vtm_timing(clips[0].with_suffix(".png"), tq)
     else:  # with --reuse: the last run's timing table, if any
         timing = prev.get("timing", []) if args.reuse else []
     _plot(all_rows, docs / "figures" / "rd_vtm.png")

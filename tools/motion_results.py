@@ -23,11 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
-import time
 from pathlib import Path
 
-import numpy as np
+from spkc.eval.motion import offset_groups, reds_rows, reds_section, synth_rows, synth_section
 
 REPO = Path(__file__).resolve().parents[1]
 OUT = REPO / "docs" / "motion"
@@ -51,189 +49,41 @@ def _ints(text: str) -> list[int]:
     return [int(x) for x in text.split(",") if x.strip()]
 
 
-def stage_synth(args) -> None:
-    import spkc
-    from spkc.eval.allframe import allframe_metrics, load_gt_video
-    from spkc.io import read_spikes
-    from spkc.spikes.synthetic import SyntheticScene, simulate_to_file
-
-    res = {"config": {"frames": args.frames, "height": args.height, "width": args.width,
-                      "speed": args.speed, "seed": args.seed, "options": _opts(args.option),
-                      "frames_per_scene": args.frames_per_scene, "codec": args.codec},
-           "rows": []}
-    with tempfile.TemporaryDirectory() as tmp:
-        src, gtp = Path(tmp) / "syn.npy", Path(tmp) / "gt.npy"
-        scene = SyntheticScene(args.height, args.width, args.seed, speed=args.speed)
-        gt = np.empty((args.frames, args.height, args.width), np.float32)
-        for t in range(0, args.frames, 64):
-            gt[t:t + 64] = scene.frames(t, min(64, args.frames - t))
-        np.save(gtp, gt)
-        simulate_to_file(src, (gt[t:t + 64] for t in range(0, args.frames, 64)),
-                         args.height, args.width, args.frames, seed=args.seed)
-        gtv = load_gt_video(gtp)
-        raw = read_spikes(src)
-        plan = [("linear", q) for q in _ints(args.qualities)] + \
-               [("motion", q) for q in _ints(args.motion_qualities)]
-        for interp, q in plan:
-            dst = Path(tmp) / f"{interp}{q}.spkc"
-            t0 = time.perf_counter()
-            r = spkc.compress(src, dst, quality=q, codec=args.codec,
-                              frames_per_scene=args.frames_per_scene, interpolation=interp,
-                              codec_options=_opts(args.option))
-            enc = time.perf_counter() - t0
-            m = allframe_metrics(dst, gtv, raw)
-            side = _side_bytes(dst)
-            row = {"interpolation": interp, "quality": q, "encode_seconds": enc,
-                   "file_bytes": r.file_bytes, "side_bytes": side, **m}
-            res["rows"].append(row)
-            print(f"synth {interp} q{q}: {m['bits_per_spike_pixel']:.5f} b/sp, mean "
-                  f"{m['psnr_mean']:.2f} dB, worst {m['psnr_worst']:.2f}, ISI "
-                  f"{m['isi_psnr']:.2f}, FR {m['firing_rate_psnr']:.2f}, side {side} B, "
-                  f"{enc:.0f} s", flush=True)
-            _save(args.out / "synth.json", res)
-
-
-def _side_bytes(path: Path) -> int:
-    from spkc.container import SpkcReader
-    from spkc.spikes.warp import MOTION_PAYLOAD
-
-    with SpkcReader(path) as r:
-        return sum(len(r.scene_payloads(k).get(MOTION_PAYLOAD, b""))
-                   for k in range(r.num_scenes))
-
-
 def _save(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(obj, indent=1) + "\n")
 
 
-def stage_reds(args) -> None:
-    import spkc
-    from spkc.eval.allframe import offset_psnr, spike_fidelity
-    from spkc.eval.engine import load_ground_truth
-    from spkc.io import read_spikes
+def stage_synth(args) -> None:
+    synth_rows(frames=args.frames, height=args.height, width=args.width, speed=args.speed,
+               seed=args.seed, qualities=_ints(args.qualities),
+               motion_qualities=_ints(args.motion_qualities), codec=args.codec,
+               frames_per_scene=args.frames_per_scene, options=_opts(args.option),
+               save=lambda res: _save(args.out / "synth.json", res))
 
+
+def stage_reds(args) -> None:
     clips = sorted(REDS.glob("*.dat"))
     if not clips:
         sys.exit(f"no REDS clips in {REDS}")
-    offsets = _ints(args.offsets)
-    res = {"config": {"offsets": offsets, "options": _opts(args.option), "codec": args.codec,
-                      "frames_per_scene": args.frames_per_scene, "gt_frame": 151},
-           "rows": [], "full": []}
     prev = args.out / "reds.json"
-    if args.resume and prev.exists():  # keep the groups already measured with this config
-        old = json.loads(prev.read_text())
-        if old["config"] == res["config"]:
-            res = old
-    done = {(r["clip"], r["interpolation"], r["quality"]) for r in res["rows"]}
-    for c in clips:
-        gt = load_ground_truth(c.with_suffix(".png"), c)
-        raw = read_spikes(c)
-        for interp in ("linear", "motion"):
-            quals = _ints(args.qualities) if interp == "linear" else _ints(args.motion_qualities)
-            for q in quals:
-                if (c.name, interp, q) in done:
-                    continue
-                kw = {"quality": q, "interpolation": interp, "codec": args.codec,
-                      "codec_options": _opts(args.option)}
-                t0 = time.perf_counter()
-                rows = offset_psnr(c, gt, 151, offsets, frames_per_scene=args.frames_per_scene,
-                                   compress_kw=kw)
-                for r in rows:
-                    res["rows"].append({"clip": c.name, "interpolation": interp, "quality": q,
-                                        **r})
-                ps = [r["psnr"] for r in rows]
-                print(f"reds {c.name} {interp} q{q}: offsets mean {np.mean(ps):.2f} dB, "
-                      f"aligned {rows[offsets.index(0)]['psnr'] if 0 in offsets else 'n/a'}, "
-                      f"{time.perf_counter() - t0:.0f} s", flush=True)
-                _save(args.out / "reds.json", res)
-                if q != _ints(args.full_quality)[0]:
-                    continue
-                with tempfile.TemporaryDirectory() as tmp:
-                    dst = Path(tmp) / "full.spkc"
-                    r = spkc.compress(c, dst, frames_per_scene=args.frames_per_scene,
-                                      **{**kw, "codec_options": {**kw["codec_options"],
-                                                                 **_opts(args.full_option)}})
-                    with spkc.open(dst) as clip:
-                        dec = clip.spikes()
-                    fid = spike_fidelity(dec, raw, args.frames_per_scene)
-                    res["full"].append({"clip": c.name, "interpolation": interp, "quality": q,
-                                        "options": {**kw["codec_options"],
-                                                    **_opts(args.full_option)},
-                                        "bits_per_spike_pixel": r.bits_per_spike_pixel,
-                                        "side_bytes": _side_bytes(dst), **fid})
-                    print(f"reds {c.name} {interp} q{q} full clip: {fid}", flush=True)
-                _save(args.out / "reds.json", res)
+    previous = json.loads(prev.read_text()) if args.resume and prev.exists() else None
+    reds_rows(clips, offsets=_ints(args.offsets), qualities=_ints(args.qualities),
+              motion_qualities=_ints(args.motion_qualities),
+              full_quality=(_ints(args.full_quality) or [None])[0], codec=args.codec,
+              frames_per_scene=args.frames_per_scene, options=_opts(args.option),
+              full_options=_opts(args.full_option), previous=previous,
+              save=lambda res: _save(args.out / "reds.json", res))
 
 
 # -- report ------------------------------------------------------------------------------------
-def _at_rate(points: list[tuple[float, float]], rate: float) -> float | None:
-    """y of a (rate, y) curve at ``rate``, linear in log rate; None outside the curve."""
-    pts = sorted(points)
-    for (r0, y0), (r1, y1) in zip(pts, pts[1:], strict=False):
-        if r0 <= rate <= r1:
-            if r1 == r0:
-                return y0
-            f = (np.log(rate) - np.log(r0)) / (np.log(r1) - np.log(r0))
-            return float(y0 + f * (y1 - y0))
-    return None
-
-
-def _fmt(x, nd=2) -> str:
-    return "—" if x is None else f"{x:.{nd}f}"
-
-
 def _reds_section(rp: Path, title: str, fig_name: str, command: str, figs: Path,
                   plt) -> list[str]:
     """Markdown lines (and a PNG) for one reds.json."""
-    lines: list[str] = []
     s = json.loads(rp.read_text())
-    cfg = s["config"]
-    lines += [f"## {title}", "",
-              f"Offsets {cfg['offsets']} frames from the centre of the scene holding frame "
-              f"151 (0 = aligned: the figure earlier tables report), scenes every "
-              f"{cfg['frames_per_scene']} frames, {cfg.get('codec', 'learned')} codec options "
-              f"`{json.dumps(cfg['options'])}`; each offset is a clip cut to start where "
-              "that grid starts (one scene before frame 151's, two after). PSNR after an "
-              "affine fit, as elsewhere.", "",
-              f"Command: `python tools/motion_results.py reds {command}`",
-              "", "| clip | interpolation | q | bits/spike-pixel | aligned | "
-              "offset-averaged | worst offset | aligned − averaged |",
-              "|---|---|---|---|---|---|---|---|"]
-    groups: dict[tuple, list] = {}
-    for r in s["rows"]:
-        groups.setdefault((r["clip"], r["interpolation"], r["quality"]), []).append(r)
-    summary = {}
-    for (clip, interp, q), rows in groups.items():
-        ps = [r["psnr"] for r in rows]
-        al = next((r["psnr"] for r in rows if r["offset"] == 0), None)
-        bits = float(np.mean([r["bits_per_spike_pixel"] for r in rows]))
-        summary[(clip, interp, q)] = (bits, float(np.mean(ps)), al)
-        lines.append(f"| {clip} | {interp} | {q} | {bits:.5f} | {_fmt(al)} | "
-                     f"{np.mean(ps):.2f} | {min(ps):.2f} | "
-                     f"{_fmt(None if al is None else al - np.mean(ps))} |")
-    lines += ["", "Offset-averaged PSNR at equal bits:", "",
-              "| clip | q | bits/spike-pixel | motion | linear | Δ |",
-              "|---|---|---|---|---|---|"]
-    for (clip, interp, q), (bits, avg, _) in summary.items():
-        if interp != "motion":
-            continue
-        lp = _at_rate([(b, a) for (c2, i2, _), (b, a, _) in summary.items()
-                       if c2 == clip and i2 == "linear"], bits)
-        lines.append(f"| {clip} | {q} | {bits:.5f} | {avg:.2f} | {_fmt(lp)} | "
-                     f"{_fmt(None if lp is None else avg - lp)} |")
-    if s.get("full"):
-        fo = json.dumps(s["full"][0].get("options", {}))
-        lines += ["", f"Spike fidelity of the whole clips (301 frames; codec options "
-                  f"`{fo}`):", "",
-                  "| clip | interpolation | q | bits/spike-pixel | side info bytes | "
-                  "ISI-PSNR | FR-PSNR |", "|---|---|---|---|---|---|---|"]
-        for r in s["full"]:
-            lines.append(f"| {r['clip']} | {r['interpolation']} | {r['quality']} | "
-                         f"{r['bits_per_spike_pixel']:.5f} | {r['side_bytes']} | "
-                         f"{r['isi_psnr']:.2f} | {r['firing_rate_psnr']:.2f} |")
+    lines = reds_section(s, title, command)
     fig, ax = plt.subplots(figsize=(6.4, 4))
-    for (clip, interp, q), rows in groups.items():
+    for (clip, interp, q), rows in offset_groups(s["rows"]).items():
         rows = sorted(rows, key=lambda r: r["offset"])
         ax.plot([r["offset"] for r in rows], [r["psnr"] for r in rows],
                 "-o" if interp == "motion" else "--s", ms=3,
@@ -267,42 +117,7 @@ def stage_report(args) -> None:
     sp = args.out / "synth.json"
     if sp.exists():
         s = json.loads(sp.read_text())
-        cfg = s["config"]
-        lines += ["## Synthetic clip, every frame", "",
-                  f"{cfg['frames']} frames of {cfg['height']}x{cfg['width']}, built-in scene at "
-                  f"speed {cfg['speed']} (seed {cfg['seed']}), scenes every "
-                  f"{cfg['frames_per_scene']} frames, {cfg.get('codec', 'learned')} codec options "
-                  f"`{json.dumps(cfg['options'])}`. Scene PSNR of `clip.scene_at(t)` against "
-                  "the true luminance at every frame after one affine fit per clip.", "",
-                  "Command: `python tools/motion_results.py synth --frames "
-                  f"{cfg['frames']} --height {cfg['height']} --width {cfg['width']} --speed "
-                  f"{cfg['speed']}" + "".join(f" -O {k}={json.dumps(v)}"
-                                              for k, v in cfg["options"].items()) + "`", "",
-                  "| interpolation | q | bits/spike-pixel | side info | mean PSNR | worst | "
-                  "pooled | mean between scene times | ISI-PSNR | FR-PSNR |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
-        for r in s["rows"]:
-            lines.append(f"| {r['interpolation']} | {r['quality']} | "
-                         f"{r['bits_per_spike_pixel']:.5f} | "
-                         f"{100 * r['side_bytes'] / r['file_bytes']:.1f} % | "
-                         f"{r['psnr_mean']:.2f} | {r['psnr_worst']:.2f} | "
-                         f"{r['psnr_pooled']:.2f} | {_fmt(r.get('psnr_mean_between'))} | "
-                         f"{r['isi_psnr']:.2f} | "
-                         f"{r['firing_rate_psnr']:.2f} |")
-        lin = [r for r in s["rows"] if r["interpolation"] == "linear"]
-        lines += ["", "At equal bits (motion point vs linear curve at its rate):", "",
-                  "| q | bits/spike-pixel | mean PSNR motion | linear | Δ | ISI-PSNR motion | "
-                  "linear | Δ |", "|---|---|---|---|---|---|---|---|"]
-        for r in s["rows"]:
-            if r["interpolation"] != "motion":
-                continue
-            b = r["bits_per_spike_pixel"]
-            lp = _at_rate([(x["bits_per_spike_pixel"], x["psnr_mean"]) for x in lin], b)
-            li = _at_rate([(x["bits_per_spike_pixel"], x["isi_psnr"]) for x in lin], b)
-            lines.append(f"| {r['quality']} | {b:.5f} | {r['psnr_mean']:.2f} | {_fmt(lp)} | "
-                         f"{_fmt(None if lp is None else r['psnr_mean'] - lp, 2)} | "
-                         f"{r['isi_psnr']:.2f} | {_fmt(li)} | "
-                         f"{_fmt(None if li is None else r['isi_psnr'] - li, 2)} |")
+        lines += synth_section(s)
         fig, ax = plt.subplots(figsize=(6.4, 4))
         for r in s["rows"]:
             d = sorted((int(k), v) for k, v in r["psnr_by_distance"].items())

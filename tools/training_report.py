@@ -36,124 +36,34 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from spkc.metrics.rd_curves import frontier_bd, interp_at, pareto
+from spkc.eval.pipelines import (
+    ENVELOPE,
+    GT_FRAME,
+    Pipeline,
+    codec_options,
+    conventional_points,
+    curve,
+    describe_recon,
+    describe_weights,
+    envelope_bd_rows,
+    envelope_verdicts,
+    matched_spike_rows,
+    run_rows,
+)
+from spkc.metrics.rd_curves import pareto
 from spkc.train.data import write_held_out_clips
 from spkc.train.validate import reconstruction_psnrs
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "reds-spikes"
-GT_FRAME = 151
-FRAMES_PER_SCENE = 101
 TARGET_BD_RATE = -30.0
 PAPER_BISOAM_VS_BASELINE = -2.5
-ENVELOPE = "conventional envelope"
 #: codec options of the extra low-rate point of each conventional pipeline
 LOW_RATE_SETTING = {"hevc": {"qp": 48}, "jxl": {"distance": 18.0}}
 HELD_OUT_SEED = 2026  #: the held-out clips are the same in every run
-
-
-Pipeline = tuple[str, str, str | None, int | None, list[int], dict]
-
-
-def codec_options(weights_version: int | None, config: str | None) -> dict[str, Any]:
-    """Options of a learned codec under test: only what was asked for (else its defaults)."""
-    return ({"weights_version": weights_version} if weights_version else {}) | (
-        {"config": config} if config else {})
-
-
-def describe_weights(codec: str, options: dict[str, Any], qualities: list[int]) -> str:
-    """The weights files (and refinement) a learned codec with ``options`` uses, e.g.
-    ``learned-bisoam-broad-q{1,2,3,4}-v6 (refine 100)``: the report names what it measured."""
-    from spkc.codecs import get_codec
-
-    codecs = [get_codec(codec, quality=q, **options) for q in qualities]
-    stems = [c.weights_name.split(".", 1)[0] for c in codecs]
-    q0 = f"-q{qualities[0]}-"
-    if stems == [stems[0].replace(q0, f"-q{q}-") for q in qualities]:
-        stems = [stems[0].replace(q0, "-q{" + ",".join(map(str, qualities)) + "}-")]
-    refine = codecs[0].get_config().get("refine")
-    return ", ".join(stems) + ("" if refine is None else f" (refine {refine})")
-
-
-def describe_recon() -> str:
-    """The default learned reconstructor's config and the start of its weights' SHA-256."""
-    from spkc.codecs.reconstructors import get_reconstructor
-
-    cfg = get_reconstructor("learned").get_config()
-    return f"learned {cfg.get('config')} (weights sha256 {str(cfg.get('sha256'))[:12]}…)"
-
-
-def _run_one(task: tuple[Path, str, str, str | None, int | None, int, dict, int]
-             ) -> dict[str, Any]:
-    """One RD point (runs in a worker process with ``threads`` torch threads)."""
-    import torch
-
-    from spkc.eval.engine import evaluate_run, load_ground_truth
-
-    clip, label, codec, recon, radius, q, options, threads = task
-    torch.set_num_threads(threads)
-    row = evaluate_run(clip, codec, q, gt=load_ground_truth(clip.with_suffix(".png"), clip),
-                       gt_frame=GT_FRAME, frames_per_scene=FRAMES_PER_SCENE,
-                       reconstructor=recon, radius=radius, codec_options=options or None,
-                       # the published figures: 0.1.0's encoder (medium reconstructor, float32,
-                       # refinement as the options say); TFP pipelines keep their defaults
-                       preset="slow" if codec in ("learned", "baseline") or recon == "learned"
-                       else None)
-    row["pipeline"] = label
-    row["codec_options"] = dict(options)
-    return row
-
-
-def run_rows(clips: list[Path], pipelines: list[Pipeline], progress: bool, jobs: int = 1
-             ) -> list[dict[str, Any]]:
-    """Evaluate (label, codec, reconstructor, radius, qualities, codec options) pipelines on
-    every clip, ``jobs`` runs at a time (one torch thread each when ``jobs`` > 1); rows come
-    back in task order whatever the completion order."""
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    from tqdm import tqdm
-
-    threads = 1 if jobs > 1 else max(1, os.cpu_count() or 1)
-    tasks = [(clip, label, codec, recon, radius, q, options, threads)
-             for clip in clips
-             for label, codec, recon, radius, qualities, options in pipelines
-             for q in qualities]
-    rows: list[dict[str, Any] | None] = [None] * len(tasks)
-    with tqdm(total=len(tasks), unit="run", desc="rd", disable=not progress,
-              dynamic_ncols=True) as bar:
-        if jobs <= 1:
-            for i, t in enumerate(tasks):
-                bar.set_postfix_str(f"{t[0].name} {t[1]} q{t[5]}", refresh=True)
-                rows[i] = _run_one(t)
-                bar.update(1)
-        else:
-            # spawn, not fork: a forked child of a process that already ran torch's OpenMP
-            # pool can hang
-            ctx = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=jobs, mp_context=ctx) as pool:
-                futures = {pool.submit(_run_one, t): i for i, t in enumerate(tasks)}
-                for f in as_completed(futures):
-                    rows[futures[f]] = f.result()
-                    bar.update(1)
-    return [r for r in rows if r is not None]
-
-
-def curve(rows: list[dict], clip: str, label: str, metric: str = "scene_psnr"
-          ) -> list[tuple[float, float]]:
-    """(bits per spike-pixel, ``metric``) of one pipeline on one clip."""
-    return [(r["bits_per_spike_pixel"], r[metric]) for r in rows
-            if r["clip"] == clip and r["pipeline"] == label and r.get(metric) is not None]
-
-
-def conventional_points(rows: list[dict], clip: str, conventional: list[str]
-                        ) -> list[tuple[float, float]]:
-    """Every conventional pipeline's points on ``clip``: their Pareto frontier is the envelope."""
-    return [p for lab in conventional for p in curve(rows, clip, lab)]
 
 
 def _fmt(v: float | None, spec: str, missing: str = "n/a") -> str:
@@ -304,29 +214,11 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
     say("\n2./3. Bjontegaard deltas of scene PSNR vs bits per spike-pixel (Pareto frontiers, "
         "piecewise cubic)")
     say(f"{'clip':>14} {'test':>9} {'anchor':>22} {'BD-rate %':>10} {'BD-PSNR dB':>10}  note")
-    bd_rows = []
-    for c in clips:
-        anchors = [(ENVELOPE, conventional_points(rows, c.name, conventional)),
-                   ("baseline", curve(rows, c.name, "baseline"))]
-        anchors += [(lab, curve(rows, c.name, lab)) for lab in conventional]
-        tests = [("learned", a) for a in anchors] + [("baseline", anchors[0])]
-        for test, (anchor, pts) in tests:
-            br, bp, note, side = frontier_bd(pts, curve(rows, c.name, test))
-            bd_rows.append({"clip": c.name, "test": test, "anchor": anchor, "bd_rate": br,
-                            "bd_psnr": bp, "side": side, "note": note})
-            say(f"{c.name:>14} {test:>9} {anchor:>22} {_fmt(br, '10.1f'):>10} "
-                f"{_fmt(bp, '+10.2f'):>10}  {note}")
-    verdicts = []
+    bd_rows = envelope_bd_rows(rows, [c.name for c in clips], conventional)
     for b in bd_rows:
-        if b["test"] == "learned" and b["anchor"] == ENVELOPE:
-            v = b["bd_rate"]
-            ok = b["side"] == "above" or (v is not None and v <= TARGET_BD_RATE)
-            if b["side"] == "above":
-                txt = "-> -100 %"
-            else:
-                txt = "n/a" if v is None else f"{v:+.1f} %"
-            verdicts.append((b["clip"], ok, txt))
-    met = all(ok for _, ok, _ in verdicts)
+        say(f"{b['clip']:>14} {b['test']:>9} {b['anchor']:>22} {_fmt(b['bd_rate'], '10.1f'):>10} "
+            f"{_fmt(b['bd_psnr'], '+10.2f'):>10}  {b['note']}")
+    met, verdicts = envelope_verdicts(bd_rows, TARGET_BD_RATE)
     say(f"target: learned vs {ENVELOPE} BD-rate <= {TARGET_BD_RATE:.0f} % on every clip: "
         f"{'MET' if met else 'NOT MET'} ("
         + ", ".join(f"{c}: {txt} {'met' if ok else 'not met'}" for c, ok, txt in verdicts)
@@ -342,16 +234,14 @@ def _report(args: argparse.Namespace, clips: list[Path], t0: float, say, lines: 
     labels = ["learned", "baseline", *conventional]
     spike_rows = []
     for c in clips:
-        rates = sorted(p[0] for p in curve(rows, c.name, "learned"))
+        rates, sp = matched_spike_rows(rows, c.name, labels)
+        spike_rows += sp
         say(f"{c.name}: bits per spike-pixel " + ", ".join(f"{r:.5f}" for r in rates))
         say(f"{'pipeline':>16} " + " ".join(f"{'ISI@' + str(i + 1):>7}" for i in range(
             len(rates))) + " " + " ".join(f"{'FR@' + str(i + 1):>7}" for i in range(len(rates))))
-        for lab in labels:
-            isi = [interp_at(curve(rows, c.name, lab, "isi_psnr"), r) for r in rates]
-            fr = [interp_at(curve(rows, c.name, lab, "firing_rate_psnr"), r) for r in rates]
-            spike_rows.append({"clip": c.name, "pipeline": lab, "rates": rates,
-                               "isi_psnr": isi, "firing_rate_psnr": fr})
-            say(f"{lab:>16} " + " ".join(f"{_fmt(v, '.2f', '-'):>7}" for v in isi + fr))
+        for r in sp:
+            say(f"{r['pipeline']:>16} " + " ".join(f"{_fmt(v, '.2f', '-'):>7}"
+                                                   for v in r["isi_psnr"] + r["firing_rate_psnr"]))
 
     if args.figures:
         args.figures.mkdir(parents=True, exist_ok=True)

@@ -11,8 +11,8 @@ from spkc.eval.engine import (
     evaluate,
     evaluate_run,
     load_ground_truth,
-    plan_runs,
 )
+from spkc.eval.plan import plan_runs
 from spkc.eval.report import (
     bd_table,
     format_bd_table,
