@@ -6,9 +6,10 @@ resynchronising past damaged bytes, and exposes every intact scene (``complete``
 Every failure is a :class:`spkc.SpkcError` naming the file; nothing reads or allocates more than
 the file size allows.
 
-Why one module of ~600 lines: the indexed path, the forward scan with resynchronisation and
-``verify`` are one state machine over one file handle and share the chunk parsing; split, each
-part would reach into the others' state.
+Why one module of ~750 lines: the indexed path, the forward scan with resynchronisation,
+``verify`` and the exact layer's blocks (``xblk``/``xidx``, found by the same index and scan)
+are one state machine over one file handle and share the chunk parsing; split, each part would
+reach into the others' state.
 """
 
 from __future__ import annotations
